@@ -1,0 +1,102 @@
+/* The loaded, validated configuration (mcp_server_config.json vocabulary, JSON or YAML).
+ * Immutable once loaded: a reload builds and validates a whole new struct mb_config and
+ * swaps it in; nothing ever mutates a loaded one. Every documented key keeps its documented
+ * default; keys mcpbridge adds are listed in docs/configuration.md.
+ * Relative paths in the file (spec_file, prompts dir, resources dir, TLS files) are resolved
+ * against the directory of the config file at load time, so every path here is usable as is. */
+#ifndef MB_CONFIG_H
+#define MB_CONFIG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/diag.h"
+
+struct mb_config {
+    char *source;          /* path of the file, or "<embedded default>" */
+    json_t *root;          /* the whole document, for modules with their own sections (routes, security) */
+
+    /* api.openapi */
+    char *spec_file;       /* required; absolute or relative to cwd after resolution */
+    char *base_url;        /* api.openapi.base_url, else runtime.http.base_url, else NULL (spec servers[]) */
+    char *spec_name;       /* may be NULL */
+
+    /* runtime.server.transport */
+    char *transport_type;  /* "streamable-http" (only one implemented) or "sse" (refused with a clear error for now) */
+    char *host;            /* default "127.0.0.1" (documented system: 0.0.0.0; we bind loopback unless told) */
+    int port;              /* default 8500 */
+    char *path;            /* default "/mcp"; always starts with '/' */
+    char **allowed_origins; size_t allowed_origin_count; /* transport.allowed_origins; empty = only loopback origins */
+    char **allowed_hosts;   size_t allowed_host_count;   /* transport.allowed_hosts; empty = loopback names + bound host */
+
+    /* runtime.server.* additions (mcpbridge) */
+    unsigned max_connections_per_worker; /* runtime.server.max_connections_per_worker, default 10000 */
+    size_t max_header_bytes;              /* runtime.server.max_header_bytes, default 16384 */
+    unsigned header_timeout_ms;           /* runtime.server.timeouts.header_ms, default 10000 */
+    unsigned body_timeout_ms;             /* runtime.server.timeouts.body_ms, default 10000 */
+    unsigned idle_timeout_ms;             /* runtime.server.timeouts.idle_ms, default 60000 */
+    unsigned shutdown_grace_ms;           /* runtime.server.shutdown_grace_seconds * 1000, default 10000 */
+    int workers;                          /* runtime.server.workers (0 = not set; CLI/env decide) */
+    char *session_secret;                 /* runtime.server.session.secret (hex or text); NULL = random per start */
+    unsigned session_ttl_seconds;         /* runtime.server.session.ttl_seconds, default 86400 */
+    bool sessions_enabled;                /* runtime.server.session.enabled, default true (false = stateless) */
+
+    /* runtime.* */
+    size_t max_request_bytes;             /* runtime.max_request_bytes, default 10240 */
+
+    /* runtime.http */
+    json_t *default_headers;              /* runtime.http.default_headers, object of strings, borrowed from root; may be NULL */
+    bool accept_encoding;                 /* runtime.http.accept_encoding, default false */
+    unsigned http_max_connections;        /* runtime.http.limits.max_connections, default 100 */
+    unsigned http_max_keepalive;          /* runtime.http.limits.max_keepalive_connections, default 20 */
+    unsigned http_connect_timeout_ms;     /* runtime.http.limits.connect_timeout_ms, default 5000 */
+    size_t max_response_bytes;            /* runtime.http.response_guard.max_response_bytes, default 1048576 */
+    bool guard_enabled;                   /* runtime.http.response_guard.enabled, default true */
+    char *guard_mode;                     /* "trim" (default), "block", "warn" */
+    unsigned guard_max_array_items;       /* default 50 */
+
+    /* runtime.middleware */
+    bool request_timeout_enabled;         /* middleware.request_timeout.enabled, default true */
+    unsigned request_timeout_ms;          /* middleware.request_timeout.timeout_ms, default 500 (documented) */
+    bool method_validation;               /* middleware.method_validation.enabled, default true */
+    bool include_traceback;               /* middleware.error_handling.include_traceback, default false */
+
+    /* assistant / resources */
+    char *prompts_dir;                    /* assistant.prompts.dir, may be NULL */
+    size_t prompts_max_total_bytes;       /* assistant.prompts.max_total_bytes, default 262144 */
+    char *resources_dir;                  /* assistant.resources.dir (mcpbridge), may be NULL */
+    size_t resources_max_file_bytes;      /* assistant.resources.max_file_bytes, default 1048576 */
+
+    /* observability.logging */
+    char *log_level;                      /* default "INFO" */
+    bool log_json;                        /* default false */
+    json_t *log_loggers;                  /* object name -> level string, borrowed; may be NULL */
+    bool include_payloads;                /* runtime.middleware.logging.include_payloads, default false */
+
+    /* server identity reported in initialize */
+    char *server_name;                    /* server.name, default "mcpbridge" */
+    char *instructions;                   /* server.instructions, may be NULL */
+};
+
+/* Loads, resolves and validates a config file (JSON, or YAML by extension/content).
+ * On success returns 0 and stores a new config in *out (caller frees with mb_config_destroy).
+ * On failure returns -1, stores NULL, and adds one "file:line: message" diagnostic per
+ * problem found (all problems, not just the first): unknown types, out-of-range values,
+ * a missing spec_file, unknown keys in groups mcpbridge owns (as warnings it does not fail on). */
+int mb_config_load(const char *path, struct mb_config **out, struct mb_diags *diags);
+
+/* Builds the config of the demo from text embedded in the binary (spec path given by caller,
+ * since the bundled spec lives in the source tree or install prefix). Same returns. */
+int mb_config_load_text(const char *name, const char *text, const char *base_dir,
+                        struct mb_config **out, struct mb_diags *diags);
+
+void mb_config_destroy(struct mb_config *cfg);
+
+/* Worker count: the --workers argument (may be NULL), else MCPBRIDGE_WORKERS, else
+ * UVICORN_WORKERS, else cfg->workers, else 1. Accepts a positive integer or a profile name:
+ * dev=1, io=2, cpu=nproc, ha=2*nproc. Returns the count (1..1024) or -1 with a message in
+ * err (errlen bytes) naming which source held the bad value. */
+int mb_config_resolve_workers(const struct mb_config *cfg, const char *cli_value, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,97 @@
+/* The tool catalog: every MCP tool generated from the OpenAPI spec, built once before the
+ * workers fork (shared copy-on-write) and immutable afterwards.
+ *
+ * The first slice (issue "Serve MCP end to end"): OpenAPI 3.x in JSON or YAML, one tool per
+ * operation named by operationId (else "<method>_<path>", sanitized), inputSchema built from
+ * path/query/header parameters plus a JSON request body under the property "body", routes
+ * (api.routes.maps, read-only default) applied, and tools/list result pages serialized to
+ * bytes at build time. The converter issue extends this file's implementation, not its shape. */
+#ifndef MB_CATALOG_H
+#define MB_CATALOG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/diag.h"
+#include "config/config.h"
+
+enum mb_param_location { MB_PARAM_PATH, MB_PARAM_QUERY, MB_PARAM_HEADER, MB_PARAM_COOKIE };
+
+struct mb_tool_param {
+    char *name;                     /* name in the API */
+    char *arg_name;                 /* property name in the tool's arguments (usually == name) */
+    enum mb_param_location location;
+    bool required;
+    json_t *schema;                 /* owned */
+};
+
+struct mb_tool {
+    char *name;                     /* unique, [A-Za-z0-9_.-]{1,64} */
+    char *title;                    /* summary or NULL */
+    char *description;
+    char *method;                   /* upper case: "GET" */
+    char *path_template;            /* "/pets/{petId}" */
+    struct mb_tool_param *params;
+    size_t param_count;
+    bool has_body;
+    bool body_required;
+    char *body_content_type;        /* "application/json" */
+    char *body_arg_name;            /* "body" */
+    json_t *input_schema;           /* owned; an object schema */
+    json_t *output_schema;          /* owned or NULL */
+    json_t *definition;             /* owned; the complete tools/list entry */
+};
+
+struct mb_catalog {
+    struct mb_tool *tools;
+    size_t tool_count;
+    char *base_url;                 /* resolved: config override, else spec servers[0]; no trailing '/' */
+    char *spec_title;               /* info.title */
+    /* Prepared tools/list results: page i is the serialized result object
+     * {"tools":[...],"nextCursor":"..."} for the tools from i*page_size. */
+    char **pages;
+    size_t *page_lens;
+    size_t page_count;
+    size_t page_size;
+    void *index;                    /* name -> tool lookup, private */
+};
+
+/* Builds the catalog from cfg->spec_file (and cfg->base_url, cfg->root's api.routes).
+ * Returns NULL and adds "file:line: reason" diagnostics when the spec cannot be used. */
+struct mb_catalog *mb_catalog_create(const struct mb_config *cfg, struct mb_diags *diags);
+/* Builds a catalog from an already parsed spec document (for tests and `tools --spec`).
+ * all_methods=true ignores routes and keeps every operation. */
+struct mb_catalog *mb_catalog_create_from_spec(const char *spec_path, const char *base_url,
+                                               const json_t *routes, bool all_methods,
+                                               size_t page_size, struct mb_diags *diags);
+void mb_catalog_destroy(struct mb_catalog *cat);
+
+/* Finds a tool by exact name in O(1). Returns NULL when unknown. */
+const struct mb_tool *mb_catalog_find(const struct mb_catalog *cat, const char *name);
+
+/* The prepared tools/list result for a cursor (NULL or "" = first page). Returns the bytes of
+ * the result object and its length in *len, or NULL when the cursor is not one we issued. */
+const char *mb_catalog_page(const struct mb_catalog *cat, const char *cursor, size_t *len);
+
+/* Checks arguments against the tool's inputSchema (types, required, enum, bounds, string
+ * lengths and patterns, additionalProperties). Returns 0, or -1 with a message for the model
+ * in msg naming the field and the rule, e.g. "argument 'limit': must be <= 100 (maximum)". */
+int mb_tool_validate_args(const struct mb_tool *tool, const json_t *args, char *msg, size_t msglen);
+
+/* A downstream request built from validated arguments. Everything is heap-owned. */
+struct mb_built_request {
+    char *method;
+    char *url;                      /* base_url + expanded, percent-encoded path + query */
+    char **headers;                 /* "Name: value" lines (params of location header/cookie, Content-Type, Accept) */
+    size_t header_count;
+    char *body;                     /* NULL when none */
+    size_t body_len;
+};
+
+/* Builds the downstream request. Returns 0, or -1 with a message in msg. */
+int mb_tool_build_request(const struct mb_tool *tool, const char *base_url, const json_t *args,
+                          struct mb_built_request *out, char *msg, size_t msglen);
+void mb_built_request_dispose(struct mb_built_request *req);
+
+#endif

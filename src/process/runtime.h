@@ -1,0 +1,47 @@
+/* Everything the master builds before forking workers: the config, the tool catalog, the
+ * prompt and resource sets, and the shared-memory region (session tombstones, per-worker stat
+ * slots). Workers inherit it copy-on-write and never modify the immutable parts. A reload
+ * builds a complete new runtime (inheriting the shared region and the session key from the
+ * old one) and only swaps it in when every part validated. */
+#ifndef MB_RUNTIME_H
+#define MB_RUNTIME_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/diag.h"
+#include "config/config.h"
+#include "mcp/prompts.h"
+#include "mcp/resources.h"
+#include "openapi/catalog.h"
+
+struct mb_shared;   /* mcp/session.h: tombstones and stats, MAP_SHARED before fork */
+
+struct mb_runtime {
+    struct mb_config *config;
+    struct mb_catalog *catalog;
+    struct mb_prompt_set *prompts;
+    struct mb_resource_set *resources;
+    struct mb_shared *shared;        /* owned by the first runtime, borrowed by reloads */
+    bool owns_shared;
+    uint8_t session_key[32];         /* HMAC key for session ids */
+    unsigned generation;             /* 1 for the first build, +1 per successful reload */
+    int port_override;               /* --port, or -1 */
+};
+
+/* Loads config_path (NULL = the embedded demo config), builds the catalog, prompts and
+ * resources. prev (may be NULL) donates its shared region, session key and generation+1.
+ * Returns 0 and *out, or -1 with diagnostics. */
+int mb_runtime_build(const char *config_path, int port_override, const struct mb_runtime *prev,
+                     struct mb_runtime **out, struct mb_diags *diags);
+void mb_runtime_destroy(struct mb_runtime *rt);
+/* The effective listening port (port_override when >= 0, else config). */
+int mb_runtime_port(const struct mb_runtime *rt);
+
+/* A worker's whole life: its own libuv loop, HTTP server on listen_fd, downstream client, MCP
+ * server. Writes one byte to ready_fd (when >= 0) and closes it once it accepts connections.
+ * Returns the process exit code when the loop ends (after SIGTERM: stop accepting,
+ * finish in-flight exchanges within config->shutdown_grace_ms, then exit 0). */
+int mb_worker_main(struct mb_runtime *rt, int worker_id, int listen_fd, int ready_fd);
+
+#endif

@@ -1,0 +1,87 @@
+/* Outbound HTTP for one worker: libcurl's multi-socket API driven from the worker's libuv loop
+ * (uv_poll per socket, one uv_timer), never a blocking call. A pool of connections is kept
+ * alive per worker (CURLMOPT_MAX_TOTAL_CONNECTIONS = runtime.http.limits.max_connections,
+ * CURLMOPT_MAXCONNECTS = max_keepalive_connections); easy handles are reused.
+ *
+ * The response body is accumulated up to max_response_bytes; past that the transfer is aborted
+ * at once and the call completes with MB_UPSTREAM_ETOOBIG (the response guard issue replaces
+ * this with a streaming guard through the body hook). */
+#ifndef MB_UPSTREAM_H
+#define MB_UPSTREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+struct mb_upstream_options {
+    unsigned max_connections;       /* total per worker; default 100 */
+    unsigned max_keepalive;         /* idle connections kept; default 20 */
+    unsigned connect_timeout_ms;    /* default 5000 */
+    bool accept_encoding;           /* ask for gzip/deflate and decode (decoded size is what counts) */
+};
+
+enum mb_upstream_error {
+    MB_UPSTREAM_OK = 0,
+    MB_UPSTREAM_ETIMEDOUT = -1,     /* connect or total timeout */
+    MB_UPSTREAM_ECONNECT = -2,      /* DNS, refused, reset, TLS failure */
+    MB_UPSTREAM_ETOOBIG = -3,       /* body exceeded max_response_bytes */
+    MB_UPSTREAM_EINVAL = -4,        /* bad URL or request */
+    MB_UPSTREAM_EINTERNAL = -5,     /* out of memory, curl refused the handle */
+};
+
+struct mb_upstream_request {
+    const char *method;             /* "GET", "POST", ... */
+    const char *url;                /* absolute, already percent-encoded */
+    const char *const *headers;     /* "Name: value" lines, may be NULL */
+    size_t header_count;
+    const char *body;               /* may be NULL; copied before mb_upstream_start returns */
+    size_t body_len;
+    unsigned timeout_ms;            /* total; 0 = none */
+    size_t max_response_bytes;      /* 0 = default 1 MiB */
+};
+
+struct mb_upstream_response {
+    enum mb_upstream_error error;
+    const char *error_message;      /* human readable when error != 0 (no secrets, no URLs with credentials) */
+    long status;                    /* HTTP status, 0 when none was received */
+    const char *content_type;       /* may be NULL */
+    const char *body;               /* NUL-terminated; body_len excludes the NUL */
+    size_t body_len;
+    size_t content_length;          /* from the header, or (size_t)-1 when unknown */
+    double total_seconds;           /* curl's CURLINFO_TOTAL_TIME */
+};
+
+enum mb_upstream_phase {
+    MB_UPSTREAM_PHASE_STARTED,      /* request handed to curl */
+    MB_UPSTREAM_PHASE_HEADERS,      /* status line and headers received */
+    MB_UPSTREAM_PHASE_BODY,         /* more body bytes arrived */
+};
+
+/* Runs once when the call completes (success or error). resp and what it points to are
+ * valid only during the callback. Never runs after mb_upstream_cancel, never runs from inside
+ * mb_upstream_start (always from the loop). */
+typedef void (*mb_upstream_done_cb)(void *data, const struct mb_upstream_response *resp);
+/* Optional progress: received body bytes so far, and the expected total or (size_t)-1. */
+typedef void (*mb_upstream_progress_cb)(void *data, enum mb_upstream_phase phase, size_t received,
+                                        size_t total);
+
+struct mb_upstream;
+struct mb_upstream_call;
+
+/* Creates the client on loop. Returns NULL on failure. curl_global_init must have been called
+ * once by the process (main does it before forking). */
+struct mb_upstream *mb_upstream_create(uv_loop_t *loop, const struct mb_upstream_options *opts);
+/* Cancels all calls (their callbacks do not run), closes handles; the memory is released once
+ * the loop has run the close callbacks. */
+void mb_upstream_destroy(struct mb_upstream *up);
+/* Starts a call. Returns a handle valid until done_cb runs or mb_upstream_cancel is called,
+ * or NULL when it could not start (then no callback runs). progress_cb may be NULL. */
+struct mb_upstream_call *mb_upstream_start(struct mb_upstream *up, const struct mb_upstream_request *req,
+                                           mb_upstream_done_cb done_cb,
+                                           mb_upstream_progress_cb progress_cb, void *data);
+/* Aborts a call in flight; its callbacks never run afterwards. */
+void mb_upstream_cancel(struct mb_upstream_call *call);
+/* Calls in flight. */
+unsigned mb_upstream_active(const struct mb_upstream *up);
+
+#endif
