@@ -35,6 +35,8 @@ struct mb_runtime {
 int mb_runtime_build(const char *config_path, int port_override, const struct mb_runtime *prev,
                      struct mb_runtime **out, struct mb_diags *diags);
 void mb_runtime_destroy(struct mb_runtime *rt);
+/* Applies observability.logging (level, json, per-logger levels) to this process. */
+void mb_runtime_apply_logging(const struct mb_runtime *rt);
 /* The effective listening port (port_override when >= 0, else config). */
 int mb_runtime_port(const struct mb_runtime *rt);
 

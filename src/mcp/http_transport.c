@@ -1,0 +1,721 @@
+/* Implementation of http_transport.h. One struct post_exchange per POST in progress holds the
+ * decoded message(s), one sink per JSON-RPC request, and either the collected JSON responses
+ * or the SSE stream they are written to. */
+#include "mcp/http_transport.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "mcp/jsonrpc.h"
+#include "mcp/mcp_server.h"
+#include "mcp/session.h"
+#include "process/runtime.h"
+
+#define SSE_KEEPALIVE_MS 15000
+#define MAX_BATCH 100
+
+struct get_stream {
+    struct get_stream *prev, *next;
+    struct mb_http_transport *t;
+    struct mb_http_exchange *ex;
+    uint64_t session_key;
+};
+
+struct mb_http_transport {
+    uv_loop_t *loop;
+    struct mb_runtime *rt;
+    struct mb_mcp_server *mcp;
+    int worker_id;
+    bool draining;
+    struct get_stream *streams;
+    unsigned stream_count;
+    uv_timer_t keepalive;
+};
+
+struct post_exchange;
+
+struct request_sink {
+    struct post_exchange *px;
+    struct mb_mcp_request *handle; /* while the core works on it asynchronously */
+    bool done;
+};
+
+struct post_exchange {
+    struct mb_http_transport *t;
+    struct mb_http_exchange *ex;
+    json_t *body;
+    bool batch;
+    bool dispatching;
+    bool streaming;
+    bool ending;                  /* all answered; waiting for the stream to drain */
+    struct mb_mcp_session session;
+    struct request_sink *sinks;
+    size_t sink_count;
+    size_t pending;
+    struct mb_buf collected;      /* JSON mode: responses, comma-separated */
+    size_t collected_count;
+    struct mb_buf backlog;        /* SSE mode: final events the connection could not take yet */
+};
+
+/* ---- small helpers ---- */
+
+static bool header_has_token(const char *value, size_t len, const char *token)
+{
+    size_t tl = strlen(token);
+    for (size_t i = 0; value && i + tl <= len; i++)
+        if (strncasecmp(value + i, token, tl) == 0)
+            return true;
+    return false;
+}
+
+static void respond_json(struct mb_http_exchange *ex, int status, const char *body, size_t len,
+                         const struct mb_http_header *extra, size_t extra_count)
+{
+    struct mb_http_header headers[4] = {{"Content-Type", 12, "application/json", 16}};
+    size_t n = 1;
+    for (size_t i = 0; i < extra_count && n < 4; i++)
+        headers[n++] = extra[i];
+    mb_http_respond(ex, status, headers, n, body, len);
+}
+
+static void respond_error(struct mb_http_exchange *ex, int status, int code, const char *message)
+{
+    size_t len = 0;
+    char *body = mb_jsonrpc_error_text(code, message, &len);
+    if (!body) {
+        mb_http_respond(ex, 500, NULL, 0, NULL, 0);
+        return;
+    }
+    respond_json(ex, status, body, len, NULL, 0);
+    free(body);
+}
+
+static bool is_loopback_name(const char *host, size_t len)
+{
+    static const char *const names[] = {"localhost", "127.0.0.1", "[::1]", "::1"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strlen(names[i]) == len && strncasecmp(host, names[i], len) == 0)
+            return true;
+    return len > 4 && strncmp(host, "127.", 4) == 0;
+}
+
+/* Splits "host:port" / "[v6]:port" and returns the host part's length. */
+static size_t host_part(const char *value, size_t len)
+{
+    if (len && value[0] == '[') {
+        const char *end = memchr(value, ']', len);
+        return end ? (size_t)(end - value) + 1 : len;
+    }
+    const char *colon = memchr(value, ':', len);
+    return colon ? (size_t)(colon - value) : len;
+}
+
+static bool list_has(char **list, size_t count, const char *value, size_t len)
+{
+    for (size_t i = 0; i < count; i++)
+        if (strcmp(list[i], "*") == 0 || (strlen(list[i]) == len && strncasecmp(list[i], value, len) == 0))
+            return true;
+    return false;
+}
+
+/* DNS-rebinding guard: Host must name us, Origin (when sent) must be allowed. Returns NULL
+ * when fine, else the reason. */
+static const char *check_host_and_origin(const struct mb_config *cfg, const struct mb_http_request *req)
+{
+    size_t hlen = 0;
+    const char *host = mb_http_header_get(req, "host", &hlen);
+    if (host) {
+        size_t hp = host_part(host, hlen);
+        bool ok;
+        if (cfg->allowed_host_count)
+            ok = list_has(cfg->allowed_hosts, cfg->allowed_host_count, host, hlen) ||
+                 list_has(cfg->allowed_hosts, cfg->allowed_host_count, host, hp);
+        else if (strcmp(cfg->host, "0.0.0.0") == 0 || strcmp(cfg->host, "::") == 0)
+            ok = true; /* bound to every interface without an allow-list: warned at start */
+        else
+            ok = is_loopback_name(host, hp) ||
+                 (strlen(cfg->host) == hp && strncasecmp(cfg->host, host, hp) == 0);
+        if (!ok)
+            return "Forbidden: Host header not allowed (runtime.server.transport.allowed_hosts)";
+    }
+    size_t olen = 0;
+    const char *origin = mb_http_header_get(req, "origin", &olen);
+    if (origin) {
+        bool ok;
+        if (cfg->allowed_origin_count) {
+            ok = list_has(cfg->allowed_origins, cfg->allowed_origin_count, origin, olen);
+        } else {
+            /* Without a list only loopback origins: http(s)://localhost[:port] and friends. */
+            const char *p = memmem(origin, olen, "://", 3);
+            ok = false;
+            if (p) {
+                p += 3;
+                size_t rest = olen - (size_t)(p - origin);
+                ok = is_loopback_name(p, host_part(p, rest));
+            }
+        }
+        if (!ok)
+            return "Forbidden: Origin not allowed (runtime.server.transport.allowed_origins)";
+    }
+    return NULL;
+}
+
+/* Reads and checks Mcp-Session-Id. Returns 0 when valid (session filled), or an HTTP status
+ * after answering the exchange. */
+static int load_session(struct mb_http_transport *t, struct mb_http_exchange *ex,
+                        const struct mb_http_request *req, struct mb_mcp_session *session)
+{
+    const struct mb_config *cfg = t->rt->config;
+    memset(session, 0, sizeof *session);
+    session->protocol_index = MB_MCP_PROTOCOL_2025_03_26;
+    if (!cfg->sessions_enabled)
+        return 0;
+    size_t len = 0;
+    const char *id = mb_http_header_get(req, "mcp-session-id", &len);
+    if (!id) {
+        respond_error(ex, 400, MB_JSONRPC_INVALID_REQUEST,
+                      "Bad Request: Mcp-Session-Id header is required (send initialize first)");
+        return 400;
+    }
+    enum mb_session_status st = mb_session_check(t->rt->session_key, t->rt->shared, id, len,
+                                                 cfg->session_ttl_seconds, &session->info);
+    if (st != MB_SESSION_VALID) {
+        const char *why = st == MB_SESSION_EXPIRED ? "Session expired: initialize a new session"
+                          : st == MB_SESSION_ENDED ? "Session not found: it was ended"
+                                                   : "Session not found";
+        respond_error(ex, 404, MB_JSONRPC_SESSION_NOT_FOUND, why);
+        return 404;
+    }
+    session->has_session = true;
+    session->protocol_index = session->info.protocol_index < MB_MCP_PROTOCOL_COUNT
+                                  ? session->info.protocol_index : 0;
+    snprintf(session->id, sizeof session->id, "%.*s", (int)len, id);
+    return 0;
+}
+
+/* Applies MCP-Protocol-Version when present. Returns 0, or 400 after answering. */
+static int load_protocol_version(struct mb_http_exchange *ex, const struct mb_http_request *req,
+                                 struct mb_mcp_session *session)
+{
+    size_t len = 0;
+    const char *v = mb_http_header_get(req, "mcp-protocol-version", &len);
+    if (!v)
+        return 0;
+    int index = mb_mcp_protocol_index(v, len);
+    if (index < 0) {
+        char text[200];
+        snprintf(text, sizeof text, "Bad Request: unsupported MCP-Protocol-Version '%.40s' (supported: %s, %s, %s)",
+                 v, mb_mcp_protocol_versions[0], mb_mcp_protocol_versions[1], mb_mcp_protocol_versions[2]);
+        respond_error(ex, 400, MB_JSONRPC_INVALID_REQUEST, text);
+        return 400;
+    }
+    session->protocol_index = index;
+    return 0;
+}
+
+/* ---- POST ---- */
+
+static void post_free(struct post_exchange *px)
+{
+    json_decref(px->body);
+    mb_buf_dispose(&px->collected);
+    mb_buf_dispose(&px->backlog);
+    free(px->sinks);
+    free(px);
+}
+
+static void session_header(const struct post_exchange *px, struct mb_http_header *h)
+{
+    h->name = "Mcp-Session-Id";
+    h->name_len = 14;
+    h->value = px->session.id;
+    h->value_len = strlen(px->session.id);
+}
+
+static int write_event(struct post_exchange *px, const char *json, size_t len)
+{
+    struct mb_buf ev;
+    mb_buf_init(&ev, len + 64);
+    mb_buf_append_str(&ev, "event: message\ndata: ");
+    mb_buf_append(&ev, json, len);
+    mb_buf_append_str(&ev, "\n\n");
+    int rc = mb_http_stream_write(px->ex, ev.data, ev.len);
+    if (rc == -ENOBUFS)
+        rc = mb_buf_append(&px->backlog, ev.data, ev.len) ? -ENOBUFS : 0;
+    mb_buf_dispose(&ev);
+    return rc;
+}
+
+static void start_stream(struct post_exchange *px)
+{
+    struct mb_http_header headers[3] = {
+        {"Content-Type", 12, "text/event-stream", 17},
+        {"Cache-Control", 13, "no-cache", 8},
+    };
+    size_t n = 2;
+    if (px->session.created)
+        session_header(px, &headers[n++]);
+    mb_http_stream_start(px->ex, 200, headers, n);
+    px->streaming = true;
+    /* Responses already collected (earlier requests of a batch) go out first. */
+    if (px->collected_count) {
+        const char *p = px->collected.data;
+        size_t left = px->collected.len;
+        /* collected holds "r1,r2,...": split at the top-level commas we inserted. We kept
+         * their offsets implicit, so re-scan with jansson's decoder on each piece instead. */
+        while (left) {
+            json_error_t err;
+            json_t *one = json_loadb(p, left, JSON_DISABLE_EOF_CHECK, &err);
+            if (!one)
+                break;
+            size_t used = err.position;
+            write_event(px, p, used);
+            json_decref(one);
+            p += used;
+            left -= used;
+            if (left && *p == ',') {
+                p++;
+                left--;
+            }
+        }
+        mb_buf_reset(&px->collected);
+        px->collected_count = 0;
+    }
+}
+
+static void finish_post(struct post_exchange *px)
+{
+    if (px->streaming) {
+        if (px->backlog.len) {
+            px->ending = true; /* on_post_drain ends it */
+            return;
+        }
+        mb_http_stream_end(px->ex);
+        post_free(px);
+        return;
+    }
+    struct mb_http_header extra[1];
+    size_t n = 0;
+    if (px->session.created)
+        session_header(px, &extra[n++]);
+    if (px->collected_count == 0) {
+        mb_http_respond(px->ex, 202, extra, n, NULL, 0);
+    } else if (px->batch) {
+        struct mb_buf out;
+        mb_buf_init(&out, px->collected.len + 2);
+        mb_buf_append(&out, "[", 1);
+        mb_buf_append(&out, px->collected.data, px->collected.len);
+        mb_buf_append(&out, "]", 1);
+        respond_json(px->ex, 200, out.data, out.len, extra, n);
+        mb_buf_dispose(&out);
+    } else {
+        respond_json(px->ex, 200, px->collected.data, px->collected.len, extra, n);
+    }
+    post_free(px);
+}
+
+static void on_post_drain(struct mb_http_exchange *ex, void *data)
+{
+    struct post_exchange *px = mb_http_exchange_get_data(ex);
+    (void)data;
+    if (!px || !px->backlog.len)
+        return;
+    int rc = mb_http_stream_write(ex, px->backlog.data, px->backlog.len);
+    if (rc == 0)
+        mb_buf_reset(&px->backlog);
+    if (!px->backlog.len && px->ending) {
+        mb_http_stream_end(ex);
+        post_free(px);
+    }
+}
+
+static void on_sink_message(void *sink, const char *json, size_t len, bool final)
+{
+    struct request_sink *s = sink;
+    struct post_exchange *px = s->px;
+    if (!final) {
+        if (!px->streaming)
+            start_stream(px);
+        int rc = mb_http_stream_write(px->ex, "event: message\ndata: ", 21);
+        if (rc == 0) {
+            mb_http_stream_write(px->ex, json, len);
+            mb_http_stream_write(px->ex, "\n\n", 2);
+        } /* a slow reader loses progress and log notifications, never results */
+        return;
+    }
+    s->done = true;
+    s->handle = NULL;
+    px->pending--;
+    if (json) {
+        if (px->streaming) {
+            write_event(px, json, len);
+        } else {
+            if (px->collected_count)
+                mb_buf_append(&px->collected, ",", 1);
+            if (mb_buf_append(&px->collected, json, len) == 0)
+                px->collected_count++;
+        }
+    }
+    if (px->pending == 0 && !px->dispatching)
+        finish_post(px);
+}
+
+static const struct mb_mcp_sink_ops sink_ops = {on_sink_message};
+
+static void on_post_abort(struct mb_http_exchange *ex, void *data)
+{
+    struct post_exchange *px = mb_http_exchange_get_data(ex);
+    (void)data;
+    if (!px)
+        return;
+    for (size_t i = 0; i < px->sink_count; i++)
+        if (px->sinks[i].handle)
+            mb_mcp_request_abandon(px->sinks[i].handle);
+    post_free(px);
+}
+
+static void handle_post(struct mb_http_transport *t, struct mb_http_exchange *ex,
+                        const struct mb_http_request *req)
+{
+    const struct mb_config *cfg = t->rt->config;
+    size_t alen = 0;
+    const char *accept = mb_http_header_get(req, "accept", &alen);
+    bool any = accept && (header_has_token(accept, alen, "*/*"));
+    if (!accept || (!any && (!header_has_token(accept, alen, "application/json") ||
+                             !header_has_token(accept, alen, "text/event-stream")))) {
+        respond_error(ex, 406, MB_JSONRPC_INVALID_REQUEST,
+                      "Not Acceptable: the Accept header must list application/json and text/event-stream");
+        return;
+    }
+    size_t clen = 0;
+    const char *ctype = mb_http_header_get(req, "content-type", &clen);
+    if (!ctype || !header_has_token(ctype, clen, "application/json")) {
+        respond_error(ex, 415, MB_JSONRPC_INVALID_REQUEST,
+                      "Unsupported Media Type: Content-Type must be application/json");
+        return;
+    }
+    json_error_t jerr;
+    json_t *body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!body) {
+        char text[300];
+        snprintf(text, sizeof text, "Parse error: %s at line %d, column %d", jerr.text, jerr.line, jerr.column);
+        respond_error(ex, 400, MB_JSONRPC_PARSE_ERROR, text);
+        return;
+    }
+    struct post_exchange *px = calloc(1, sizeof *px);
+    if (!px) {
+        json_decref(body);
+        respond_error(ex, 500, MB_JSONRPC_INTERNAL_ERROR, "out of memory");
+        return;
+    }
+    px->t = t;
+    px->ex = ex;
+    px->body = body;
+    mb_buf_init(&px->collected, 64u * 1024 * 1024);
+    mb_buf_init(&px->backlog, 64u * 1024 * 1024);
+    px->batch = json_is_array(body);
+    size_t count = px->batch ? json_array_size(body) : 1;
+    char why[200];
+
+    /* initialize: alone, no session needed; it creates one. */
+    const json_t *first = px->batch ? json_array_get(body, 0) : body;
+    bool is_init = !px->batch && json_is_object(first) &&
+                   json_is_string(json_object_get(first, "method")) &&
+                   strcmp(json_string_value(json_object_get(first, "method")), "initialize") == 0;
+    if (is_init) {
+        memset(&px->session, 0, sizeof px->session);
+    } else {
+        if (load_session(t, ex, req, &px->session) || load_protocol_version(ex, req, &px->session)) {
+            post_free(px);
+            return;
+        }
+    }
+    if (px->batch) {
+        if (px->session.protocol_index != MB_MCP_PROTOCOL_2025_03_26 && !is_init) {
+            snprintf(why, sizeof why, "Invalid Request: JSON-RPC batches are not supported in protocol version %s",
+                     mb_mcp_protocol_versions[px->session.protocol_index]);
+            respond_error(ex, 400, MB_JSONRPC_INVALID_REQUEST, why);
+            post_free(px);
+            return;
+        }
+        if (count == 0 || count > MAX_BATCH) {
+            respond_error(ex, 400, MB_JSONRPC_INVALID_REQUEST,
+                          count ? "Invalid Request: a batch holds at most 100 messages" : "Invalid Request: empty batch");
+            post_free(px);
+            return;
+        }
+    }
+    if (!px->batch) {
+        if (mb_jsonrpc_classify(body, why, sizeof why) == MB_JSONRPC_INVALID) {
+            char text[300];
+            snprintf(text, sizeof text, "Invalid Request: %s", why);
+            respond_error(ex, 400, MB_JSONRPC_INVALID_REQUEST, text);
+            post_free(px);
+            return;
+        }
+    }
+    px->sinks = calloc(count, sizeof *px->sinks);
+    if (!px->sinks) {
+        respond_error(ex, 500, MB_JSONRPC_INTERNAL_ERROR, "out of memory");
+        post_free(px);
+        return;
+    }
+    px->sink_count = count;
+    mb_http_exchange_set_data(ex, px);
+    mb_http_exchange_on_abort(ex, on_post_abort);
+    mb_http_exchange_on_drain(ex, on_post_drain);
+
+    px->dispatching = true;
+    for (size_t i = 0; i < count; i++) {
+        const json_t *msg = px->batch ? json_array_get(body, i) : body;
+        struct request_sink *s = &px->sinks[i];
+        s->px = px;
+        enum mb_jsonrpc_kind kind = mb_jsonrpc_classify(msg, why, sizeof why);
+        if (kind == MB_JSONRPC_INVALID) {
+            /* Only inside a batch: answer this element with an error, id null. */
+            char text[300];
+            snprintf(text, sizeof text, "Invalid Request: %s", why);
+            size_t len = 0;
+            char *err = mb_jsonrpc_error_text(MB_JSONRPC_INVALID_REQUEST, text, &len);
+            px->pending++;
+            on_sink_message(s, err, len, true);
+            free(err);
+        } else if (kind == MB_JSONRPC_REQUEST) {
+            const char *method = json_string_value(json_object_get(msg, "method"));
+            if (px->batch && strcmp(method, "initialize") == 0) {
+                size_t len = 0;
+                char *err = mb_jsonrpc_error_text(MB_JSONRPC_INVALID_REQUEST,
+                                                  "Invalid Request: initialize must not be part of a batch", &len);
+                px->pending++;
+                on_sink_message(s, err, len, true);
+                free(err);
+                continue;
+            }
+            px->pending++;
+            s->handle = mb_mcp_handle_request(t->mcp, &px->session, msg, &sink_ops, s);
+            if (s->done)
+                s->handle = NULL;
+        } else if (kind == MB_JSONRPC_NOTIFICATION) {
+            mb_mcp_handle_notification(t->mcp, &px->session, msg);
+            s->done = true;
+        } else {
+            s->done = true; /* a response to a server request: we send none, so nothing waits */
+        }
+    }
+    px->dispatching = false;
+    (void)cfg;
+    if (px->pending == 0)
+        finish_post(px);
+}
+
+/* ---- GET (server-initiated stream) and DELETE ---- */
+
+static void stream_unlink(struct get_stream *gs)
+{
+    struct mb_http_transport *t = gs->t;
+    if (gs->prev)
+        gs->prev->next = gs->next;
+    else
+        t->streams = gs->next;
+    if (gs->next)
+        gs->next->prev = gs->prev;
+    t->stream_count--;
+}
+
+static void on_stream_abort(struct mb_http_exchange *ex, void *data)
+{
+    struct get_stream *gs = mb_http_exchange_get_data(ex);
+    (void)data;
+    if (!gs)
+        return;
+    stream_unlink(gs);
+    free(gs);
+}
+
+static void end_stream(struct get_stream *gs)
+{
+    stream_unlink(gs);
+    mb_http_stream_end(gs->ex);
+    free(gs);
+}
+
+static void on_keepalive(uv_timer_t *timer)
+{
+    struct mb_http_transport *t = timer->data;
+    for (struct get_stream *gs = t->streams; gs; gs = gs->next)
+        mb_http_stream_write(gs->ex, ": keepalive\n\n", 13);
+}
+
+static void handle_get(struct mb_http_transport *t, struct mb_http_exchange *ex,
+                       const struct mb_http_request *req)
+{
+    size_t alen = 0;
+    const char *accept = mb_http_header_get(req, "accept", &alen);
+    if (!accept || !(header_has_token(accept, alen, "text/event-stream") || header_has_token(accept, alen, "*/*"))) {
+        respond_error(ex, 406, MB_JSONRPC_INVALID_REQUEST, "Not Acceptable: the Accept header must list text/event-stream");
+        return;
+    }
+    struct mb_mcp_session session;
+    if (load_session(t, ex, req, &session) || load_protocol_version(ex, req, &session))
+        return;
+    if (!session.has_session) {
+        struct mb_http_header allow = {"Allow", 5, "POST", 4};
+        mb_http_respond(ex, 405, &allow, 1, NULL, 0);
+        return;
+    }
+    for (struct get_stream *gs = t->streams; gs; gs = gs->next) {
+        if (gs->session_key == session.info.key) {
+            respond_error(ex, 409, MB_JSONRPC_INVALID_REQUEST,
+                          "Conflict: this session already has an open event stream");
+            return;
+        }
+    }
+    struct get_stream *gs = calloc(1, sizeof *gs);
+    if (!gs) {
+        respond_error(ex, 500, MB_JSONRPC_INTERNAL_ERROR, "out of memory");
+        return;
+    }
+    gs->t = t;
+    gs->ex = ex;
+    gs->session_key = session.info.key;
+    gs->next = t->streams;
+    if (t->streams)
+        t->streams->prev = gs;
+    t->streams = gs;
+    t->stream_count++;
+    mb_http_exchange_set_data(ex, gs);
+    mb_http_exchange_on_abort(ex, on_stream_abort);
+    struct mb_http_header headers[2] = {
+        {"Content-Type", 12, "text/event-stream", 17},
+        {"Cache-Control", 13, "no-cache", 8},
+    };
+    mb_http_stream_start(ex, 200, headers, 2);
+    mb_http_stream_write(ex, ": stream open\n\n", 15);
+}
+
+static void handle_delete(struct mb_http_transport *t, struct mb_http_exchange *ex,
+                          const struct mb_http_request *req)
+{
+    struct mb_mcp_session session;
+    if (load_session(t, ex, req, &session))
+        return;
+    if (!session.has_session) {
+        struct mb_http_header allow = {"Allow", 5, "POST", 4};
+        mb_http_respond(ex, 405, &allow, 1, NULL, 0);
+        return;
+    }
+    mb_session_end(t->rt->shared, &session.info, t->rt->config->session_ttl_seconds);
+    for (struct get_stream *gs = t->streams; gs; gs = gs->next) {
+        if (gs->session_key == session.info.key) {
+            end_stream(gs);
+            break;
+        }
+    }
+    mb_http_respond(ex, 200, NULL, 0, NULL, 0);
+}
+
+/* ---- health ---- */
+
+static void handle_health(struct mb_http_transport *t, struct mb_http_exchange *ex, bool ready)
+{
+    char body[256];
+    int n;
+    int status = 200;
+    if (!ready) {
+        n = snprintf(body, sizeof body, "{\"status\":\"alive\",\"worker\":%d}", t->worker_id);
+    } else {
+        status = t->draining ? 503 : 200;
+        n = snprintf(body, sizeof body,
+                     "{\"status\":\"%s\",\"worker\":%d,\"generation\":%u,\"tools\":%zu}",
+                     t->draining ? "draining" : "ready", t->worker_id, t->rt->generation,
+                     t->rt->catalog ? t->rt->catalog->tool_count : 0);
+    }
+    respond_json(ex, status, body, (size_t)n, NULL, 0);
+}
+
+void mb_http_transport_on_request(struct mb_http_exchange *ex, const struct mb_http_request *req,
+                                  void *data)
+{
+    struct mb_http_transport *t = data;
+    const struct mb_config *cfg = t->rt->config;
+    if (strcmp(req->path, "/healthz") == 0 || strcmp(req->path, "/readyz") == 0) {
+        handle_health(t, ex, req->path[1] == 'r');
+        return;
+    }
+    if (strcmp(req->path, cfg->path) != 0) {
+        respond_error(ex, 404, MB_JSONRPC_INVALID_REQUEST, "Not Found: the MCP endpoint is elsewhere");
+        return;
+    }
+    const char *forbidden = check_host_and_origin(cfg, req);
+    if (forbidden) {
+        mb_info("http", "refused %s from %s: %s", req->method_name, req->peer, forbidden);
+        respond_error(ex, 403, MB_JSONRPC_INVALID_REQUEST, forbidden);
+        return;
+    }
+    if (strcmp(req->method_name, "POST") == 0) {
+        handle_post(t, ex, req);
+    } else if (strcmp(req->method_name, "GET") == 0) {
+        handle_get(t, ex, req);
+    } else if (strcmp(req->method_name, "DELETE") == 0) {
+        handle_delete(t, ex, req);
+    } else {
+        struct mb_http_header allow = {"Allow", 5, "GET, POST, DELETE", 17};
+        size_t len = 0;
+        char *body = mb_jsonrpc_error_text(MB_JSONRPC_INVALID_REQUEST, "Method Not Allowed", &len);
+        struct mb_http_header headers[2] = {{"Content-Type", 12, "application/json", 16}, allow};
+        mb_http_respond(ex, 405, headers, 2, body, body ? len : 0);
+        free(body);
+    }
+}
+
+struct mb_http_transport *mb_http_transport_create(uv_loop_t *loop, struct mb_runtime *rt,
+                                                   struct mb_mcp_server *mcp, int worker_id)
+{
+    struct mb_http_transport *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->loop = loop;
+    t->rt = rt;
+    t->mcp = mcp;
+    t->worker_id = worker_id;
+    uv_timer_init(loop, &t->keepalive);
+    t->keepalive.data = t;
+    uv_timer_start(&t->keepalive, on_keepalive, SSE_KEEPALIVE_MS, SSE_KEEPALIVE_MS);
+    uv_unref((uv_handle_t *)&t->keepalive);
+    return t;
+}
+
+void mb_http_transport_drain(struct mb_http_transport *t)
+{
+    t->draining = true;
+    while (t->streams)
+        end_stream(t->streams);
+}
+
+unsigned mb_http_transport_stream_count(const struct mb_http_transport *t)
+{
+    return t->stream_count;
+}
+
+static void on_timer_closed(uv_handle_t *handle)
+{
+    free(handle->data);
+}
+
+void mb_http_transport_destroy(struct mb_http_transport *t)
+{
+    if (!t)
+        return;
+    while (t->streams) {
+        struct get_stream *gs = t->streams;
+        stream_unlink(gs);
+        free(gs);
+    }
+    uv_timer_stop(&t->keepalive);
+    uv_close((uv_handle_t *)&t->keepalive, on_timer_closed);
+}

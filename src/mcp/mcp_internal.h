@@ -1,0 +1,59 @@
+/* Private to src/mcp/: the core's state shared by mcp_server.c (dispatch and the cheap
+ * methods) and tool_call.c (the downstream pipeline of tools/call). */
+#ifndef MB_MCP_INTERNAL_H
+#define MB_MCP_INTERNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "mcp/mcp_server.h"
+
+#define MB_MCP_MAX_RESPONSE (64u * 1024 * 1024)
+
+struct mb_mcp_server {
+    uv_loop_t *loop;
+    struct mb_runtime *rt;
+    struct mb_upstream *up;
+    char *initialize_results[MB_MCP_PROTOCOL_COUNT]; /* prepared result objects */
+    size_t initialize_lens[MB_MCP_PROTOCOL_COUNT];
+    struct mb_mcp_request *inflight;                 /* doubly linked list */
+    unsigned inflight_count;
+    int stdio_log_level;                             /* logging level without a session (-1 = unset) */
+};
+
+struct mb_mcp_request {
+    struct mb_mcp_server *srv;
+    struct mb_mcp_request *prev, *next;
+    json_t *id;                        /* owned reference */
+    const struct mb_mcp_sink_ops *ops;
+    void *sink;
+    uint64_t session_key;              /* 0 without a session */
+    int log_level;                     /* client's level at the start, -1 = none */
+    json_t *progress_token;            /* owned reference or NULL */
+    double last_progress;
+    uint64_t last_progress_ms;
+    uint64_t started_ms;
+    struct mb_upstream_call *call;
+    const struct mb_tool *tool;
+    char *url;                         /* downstream URL, for messages */
+    bool async;                        /* linked into srv->inflight, freed when finished */
+    bool finished;                     /* the final message went to the sink */
+};
+
+/* MCP logging levels, lowest first. */
+extern const char *const mb_mcp_log_levels[8];
+int mb_mcp_log_level_index(const char *name);
+
+/* Sends a final JSON-RPC result built from a DOM value (consumed: json_decref'd) and frees req
+ * when it is heap-allocated (in flight). */
+void mb_mcp_finish_result(struct mb_mcp_request *req, json_t *result);
+/* Sends a notification tied to req. */
+void mb_mcp_send_notification(struct mb_mcp_request *req, const char *method, json_t *params);
+/* tools/call: starts the pipeline; returns NULL when answered synchronously, else req. */
+struct mb_mcp_request *mb_mcp_tools_call(struct mb_mcp_request *req, const json_t *params);
+/* Frees an in-flight request (unlinks it). */
+void mb_mcp_request_free(struct mb_mcp_request *req);
+
+#endif

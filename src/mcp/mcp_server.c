@@ -1,0 +1,472 @@
+/* The MCP core: dispatch of JSON-RPC requests by method, and the methods that answer at once
+ * (initialize, ping, tools/list, prompts/..., resources/..., logging/setLevel, completion/complete).
+ * tools/call lives in tool_call.c. */
+#include "mcp/mcp_server.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "mcp/jsonrpc.h"
+#include "mcp/mcp_internal.h"
+#include "mcp/prompts.h"
+#include "mcp/resources.h"
+#include "openapi/catalog.h"
+#include "process/runtime.h"
+#include "upstream/upstream.h"
+
+const char *const mb_mcp_protocol_versions[MB_MCP_PROTOCOL_COUNT] = {
+    "2025-11-25", "2025-06-18", "2025-03-26",
+};
+
+const char *const mb_mcp_log_levels[8] = {
+    "debug", "info", "notice", "warning", "error", "critical", "alert", "emergency",
+};
+
+int mb_mcp_protocol_index(const char *version, size_t len)
+{
+    for (int i = 0; version && i < MB_MCP_PROTOCOL_COUNT; i++)
+        if (strlen(mb_mcp_protocol_versions[i]) == len &&
+            memcmp(mb_mcp_protocol_versions[i], version, len) == 0)
+            return i;
+    return -1;
+}
+
+int mb_mcp_log_level_index(const char *name)
+{
+    for (int i = 0; name && i < 8; i++)
+        if (strcmp(name, mb_mcp_log_levels[i]) == 0)
+            return i;
+    return -1;
+}
+
+static char *build_initialize_result(const struct mb_runtime *rt, int version_index, size_t *len)
+{
+    const struct mb_config *cfg = rt->config;
+    json_t *caps = json_pack("{s:{s:b}}", "tools", "listChanged", 0);
+    if (rt->prompts && mb_prompts_count(rt->prompts))
+        json_object_set_new(caps, "prompts", json_pack("{s:b}", "listChanged", 0));
+    if (rt->resources && mb_resources_count(rt->resources))
+        json_object_set_new(caps, "resources", json_pack("{s:b,s:b}", "subscribe", 1, "listChanged", 0));
+    json_object_set_new(caps, "logging", json_object());
+    json_object_set_new(caps, "completions", json_object());
+    const char *name = cfg->server_name ? cfg->server_name : "mcpbridge";
+    json_t *info = json_pack("{s:s,s:s}", "name", name, "version", MB_VERSION);
+    if (rt->catalog && rt->catalog->spec_title && version_index != MB_MCP_PROTOCOL_2025_03_26)
+        json_object_set_new(info, "title", json_string(rt->catalog->spec_title));
+    json_t *result = json_pack("{s:s,s:o,s:o}", "protocolVersion",
+                               mb_mcp_protocol_versions[version_index], "capabilities", caps,
+                               "serverInfo", info);
+    if (cfg->instructions)
+        json_object_set_new(result, "instructions", json_string(cfg->instructions));
+    char *text = json_dumps(result, JSON_COMPACT);
+    json_decref(result);
+    *len = text ? strlen(text) : 0;
+    return text;
+}
+
+struct mb_mcp_server *mb_mcp_server_create(uv_loop_t *loop, struct mb_runtime *rt,
+                                           struct mb_upstream *up)
+{
+    struct mb_mcp_server *srv = calloc(1, sizeof *srv);
+    if (!srv)
+        return NULL;
+    srv->loop = loop;
+    srv->rt = rt;
+    srv->up = up;
+    srv->stdio_log_level = -1;
+    for (int i = 0; i < MB_MCP_PROTOCOL_COUNT; i++) {
+        srv->initialize_results[i] = build_initialize_result(rt, i, &srv->initialize_lens[i]);
+        if (!srv->initialize_results[i]) {
+            mb_mcp_server_destroy(srv);
+            return NULL;
+        }
+    }
+    return srv;
+}
+
+void mb_mcp_server_destroy(struct mb_mcp_server *srv)
+{
+    if (!srv)
+        return;
+    while (srv->inflight)
+        mb_mcp_request_abandon(srv->inflight);
+    for (int i = 0; i < MB_MCP_PROTOCOL_COUNT; i++)
+        free(srv->initialize_results[i]);
+    free(srv);
+}
+
+unsigned mb_mcp_server_inflight(const struct mb_mcp_server *srv)
+{
+    return srv->inflight_count;
+}
+
+void mb_mcp_request_free(struct mb_mcp_request *req)
+{
+    struct mb_mcp_server *srv = req->srv;
+    if (req->async) {
+        if (req->prev)
+            req->prev->next = req->next;
+        else
+            srv->inflight = req->next;
+        if (req->next)
+            req->next->prev = req->prev;
+        srv->inflight_count--;
+    }
+    json_decref(req->id);
+    json_decref(req->progress_token);
+    free(req->url);
+    free(req);
+}
+
+/* Delivers the final bytes and, for an in-flight request, frees it. */
+static void deliver_final(struct mb_mcp_request *req, const char *json, size_t len)
+{
+    req->finished = true;
+    req->ops->message(req->sink, json, len, true);
+    if (req->async)
+        mb_mcp_request_free(req);
+}
+
+static void finish_error(struct mb_mcp_request *req, int code, const char *message)
+{
+    struct mb_buf out;
+    mb_buf_init(&out, MB_MCP_MAX_RESPONSE);
+    if (mb_jsonrpc_write_error(&out, req->id, code, message, NULL) == 0)
+        deliver_final(req, out.data, out.len);
+    else
+        deliver_final(req, NULL, 0);
+    mb_buf_dispose(&out);
+}
+
+static void finish_raw(struct mb_mcp_request *req, const char *raw, size_t len)
+{
+    struct mb_buf out;
+    mb_buf_init(&out, MB_MCP_MAX_RESPONSE);
+    if (mb_jsonrpc_write_result_raw(&out, req->id, raw, len) == 0)
+        deliver_final(req, out.data, out.len);
+    else
+        finish_error(req, MB_JSONRPC_INTERNAL_ERROR, "response too large");
+    mb_buf_dispose(&out);
+}
+
+void mb_mcp_finish_result(struct mb_mcp_request *req, json_t *result)
+{
+    struct mb_buf out;
+    mb_buf_init(&out, MB_MCP_MAX_RESPONSE);
+    if (result && mb_jsonrpc_write_result(&out, req->id, result) == 0)
+        deliver_final(req, out.data, out.len);
+    else
+        finish_error(req, MB_JSONRPC_INTERNAL_ERROR, result ? "response too large" : "out of memory");
+    mb_buf_dispose(&out);
+    json_decref(result);
+}
+
+void mb_mcp_send_notification(struct mb_mcp_request *req, const char *method, json_t *params)
+{
+    struct mb_buf out;
+    mb_buf_init(&out, 1024 * 1024);
+    if (mb_jsonrpc_write_notification(&out, method, params) == 0)
+        req->ops->message(req->sink, out.data, out.len, false);
+    mb_buf_dispose(&out);
+    json_decref(params);
+}
+
+void mb_mcp_request_abandon(struct mb_mcp_request *req)
+{
+    if (req->call) {
+        mb_upstream_cancel(req->call);
+        req->call = NULL;
+    }
+    mb_mcp_request_free(req);
+}
+
+/* ---- methods that answer at once ---- */
+
+static void do_initialize(struct mb_mcp_request *req, struct mb_mcp_session *session,
+                          const json_t *params)
+{
+    struct mb_mcp_server *srv = req->srv;
+    const json_t *requested = json_object_get(params, "protocolVersion");
+    if (!json_is_string(requested)) {
+        finish_error(req, MB_JSONRPC_INVALID_PARAMS, "initialize: params.protocolVersion must be a string");
+        return;
+    }
+    /* Echo a supported version; otherwise offer our newest, as the specification says. */
+    int index = mb_mcp_protocol_index(json_string_value(requested), json_string_length(requested));
+    if (index < 0)
+        index = 0;
+    if (srv->rt->config->sessions_enabled && session && !session->has_session) {
+        if (mb_session_issue(srv->rt->session_key, index, session->id, &session->info)) {
+            finish_error(req, MB_JSONRPC_INTERNAL_ERROR, "could not create a session");
+            return;
+        }
+        session->has_session = true;
+        session->created = true;
+    }
+    if (session)
+        session->protocol_index = index;
+    const json_t *client = json_object_get(params, "clientInfo");
+    mb_debug("mcp", "initialize from %s, protocol %s",
+             json_is_string(json_object_get(client, "name"))
+                 ? json_string_value(json_object_get(client, "name")) : "unknown client",
+             mb_mcp_protocol_versions[index]);
+    finish_raw(req, srv->initialize_results[index], srv->initialize_lens[index]);
+}
+
+/* Reads an optional string cursor; returns 0, or -1 when present but not a string. */
+static int get_cursor(const json_t *params, const char **cursor)
+{
+    const json_t *c = json_object_get(params, "cursor");
+    *cursor = NULL;
+    if (!c || json_is_null(c))
+        return 0;
+    if (!json_is_string(c))
+        return -1;
+    *cursor = json_string_value(c);
+    return 0;
+}
+
+static void do_tools_list(struct mb_mcp_request *req, const json_t *params)
+{
+    const char *cursor;
+    size_t len = 0;
+    const char *page = NULL;
+    if (get_cursor(params, &cursor) == 0)
+        page = mb_catalog_page(req->srv->rt->catalog, cursor, &len);
+    if (!page) {
+        finish_error(req, MB_JSONRPC_INVALID_PARAMS, "tools/list: invalid cursor");
+        return;
+    }
+    finish_raw(req, page, len);
+}
+
+static void do_prompts_get(struct mb_mcp_request *req, const json_t *params)
+{
+    const json_t *name = json_object_get(params, "name");
+    if (!json_is_string(name)) {
+        finish_error(req, MB_JSONRPC_INVALID_PARAMS, "prompts/get: params.name must be a string");
+        return;
+    }
+    const json_t *args = json_object_get(params, "arguments");
+    if (args && !json_is_object(args) && !json_is_null(args)) {
+        finish_error(req, MB_JSONRPC_INVALID_PARAMS, "prompts/get: params.arguments must be an object");
+        return;
+    }
+    json_t *result = NULL;
+    char msg[512] = "";
+    int rc = mb_prompts_get(req->srv->rt->prompts, json_string_value(name), args, &result, msg, sizeof msg);
+    if (rc == -ENOENT) {
+        char text[600];
+        snprintf(text, sizeof text, "Unknown prompt: %s", json_string_value(name));
+        finish_error(req, MB_JSONRPC_INVALID_PARAMS, text);
+    } else if (rc) {
+        finish_error(req, MB_JSONRPC_INVALID_PARAMS, msg[0] ? msg : "invalid prompt arguments");
+    } else {
+        mb_mcp_finish_result(req, result);
+    }
+}
+
+static void do_resources_read(struct mb_mcp_request *req, const json_t *params)
+{
+    const json_t *uri = json_object_get(params, "uri");
+    if (!json_is_string(uri)) {
+        finish_error(req, MB_JSONRPC_INVALID_PARAMS, "resources/read: params.uri must be a string");
+        return;
+    }
+    json_t *result = NULL;
+    int rc = mb_resources_read(req->srv->rt->resources, json_string_value(uri), &result);
+    if (rc == 0) {
+        mb_mcp_finish_result(req, result);
+        return;
+    }
+    char text[600];
+    if (rc == -ENOENT) {
+        struct mb_buf out;
+        mb_buf_init(&out, 8192);
+        json_t *data = json_pack("{s:O}", "uri", uri);
+        snprintf(text, sizeof text, "Resource not found: %s", json_string_value(uri));
+        if (mb_jsonrpc_write_error(&out, req->id, MB_JSONRPC_RESOURCE_NOT_FOUND, text, data) == 0)
+            deliver_final(req, out.data, out.len);
+        else
+            finish_error(req, MB_JSONRPC_RESOURCE_NOT_FOUND, "Resource not found");
+        json_decref(data);
+        mb_buf_dispose(&out);
+        return;
+    }
+    snprintf(text, sizeof text, "Resource %s could not be read (%s)", json_string_value(uri),
+             rc == -EFBIG ? "larger than assistant.resources.max_file_bytes" : "I/O error");
+    finish_error(req, MB_JSONRPC_INTERNAL_ERROR, text);
+}
+
+static void do_resources_subscribe(struct mb_mcp_request *req, const json_t *params)
+{
+    const json_t *uri = json_object_get(params, "uri");
+    if (!json_is_string(uri)) {
+        finish_error(req, MB_JSONRPC_INVALID_PARAMS, "params.uri must be a string");
+        return;
+    }
+    if (!mb_resources_exists(req->srv->rt->resources, json_string_value(uri))) {
+        char text[600];
+        snprintf(text, sizeof text, "Resource not found: %s", json_string_value(uri));
+        finish_error(req, MB_JSONRPC_RESOURCE_NOT_FOUND, text);
+        return;
+    }
+    mb_mcp_finish_result(req, json_object());
+}
+
+static void do_set_level(struct mb_mcp_request *req, const struct mb_mcp_session *session,
+                         const json_t *params)
+{
+    const json_t *level = json_object_get(params, "level");
+    int index = json_is_string(level) ? mb_mcp_log_level_index(json_string_value(level)) : -1;
+    if (index < 0) {
+        finish_error(req, MB_JSONRPC_INVALID_PARAMS,
+                     "logging/setLevel: params.level must be one of debug, info, notice, warning, "
+                     "error, critical, alert, emergency");
+        return;
+    }
+    struct mb_mcp_server *srv = req->srv;
+    if (session && session->has_session)
+        mb_session_set_log_level(srv->rt->shared, &session->info, srv->rt->config->session_ttl_seconds, index);
+    else
+        srv->stdio_log_level = index;
+    mb_mcp_finish_result(req, json_object());
+}
+
+static void do_complete(struct mb_mcp_request *req, const json_t *params)
+{
+    const json_t *ref = json_object_get(params, "ref");
+    const json_t *argument = json_object_get(params, "argument");
+    const char *type = json_string_value(json_object_get(ref, "type"));
+    const char *arg_name = json_string_value(json_object_get(argument, "name"));
+    const char *value = json_string_value(json_object_get(argument, "value"));
+    if (!type || !arg_name || !value) {
+        finish_error(req, MB_JSONRPC_INVALID_PARAMS,
+                     "completion/complete: params.ref.type, params.argument.name and params.argument.value are required");
+        return;
+    }
+    json_t *values = NULL;
+    if (strcmp(type, "ref/prompt") == 0) {
+        const char *name = json_string_value(json_object_get(ref, "name"));
+        if (!name || !mb_prompts_count(req->srv->rt->prompts)) {
+            finish_error(req, MB_JSONRPC_INVALID_PARAMS, "completion/complete: unknown prompt");
+            return;
+        }
+        values = mb_prompts_complete(req->srv->rt->prompts, name, arg_name, value);
+    } else if (strcmp(type, "ref/resource") == 0) {
+        const char *uri = json_string_value(json_object_get(ref, "uri"));
+        if (!uri) {
+            finish_error(req, MB_JSONRPC_INVALID_PARAMS, "completion/complete: params.ref.uri is required");
+            return;
+        }
+        values = mb_resources_complete(req->srv->rt->resources, uri, arg_name, value);
+    } else {
+        finish_error(req, MB_JSONRPC_INVALID_PARAMS, "completion/complete: params.ref.type must be ref/prompt or ref/resource");
+        return;
+    }
+    if (!values)
+        values = json_array();
+    size_t total = json_array_size(values);
+    while (json_array_size(values) > 100)
+        json_array_remove(values, json_array_size(values) - 1);
+    mb_mcp_finish_result(req, json_pack("{s:{s:o,s:I,s:b}}", "completion", "values", values, "total",
+                                        (json_int_t)total, "hasMore", total > 100));
+}
+
+struct mb_mcp_request *mb_mcp_handle_request(struct mb_mcp_server *srv, struct mb_mcp_session *session,
+                                             const json_t *msg, const struct mb_mcp_sink_ops *ops,
+                                             void *sink)
+{
+    struct mb_mcp_request *req = calloc(1, sizeof *req);
+    if (!req) {
+        size_t len = 0;
+        char *text = mb_jsonrpc_error_text(MB_JSONRPC_INTERNAL_ERROR, "out of memory", &len);
+        ops->message(sink, text, len, true);
+        free(text);
+        return NULL;
+    }
+    req->srv = srv;
+    req->id = json_incref(json_object_get(msg, "id"));
+    req->ops = ops;
+    req->sink = sink;
+    req->log_level = -1;
+    if (session && session->has_session) {
+        req->session_key = session->info.key;
+        req->log_level = mb_session_log_level(srv->rt->shared, &session->info);
+    } else {
+        req->log_level = srv->stdio_log_level;
+    }
+
+    const char *method = json_string_value(json_object_get(msg, "method"));
+    const json_t *params = json_object_get(msg, "params");
+    static json_t *empty;
+    if (!empty)
+        empty = json_object();
+    if (!params)
+        params = empty;
+    const struct mb_runtime *rt = srv->rt;
+    struct mb_mcp_request *pending = NULL;
+
+    if (!json_is_object(params)) {
+        finish_error(req, MB_JSONRPC_INVALID_PARAMS, "params must be an object for MCP methods");
+    } else if (strcmp(method, "tools/call") == 0) {
+        pending = mb_mcp_tools_call(req, params);
+    } else if (strcmp(method, "tools/list") == 0) {
+        do_tools_list(req, params);
+    } else if (strcmp(method, "ping") == 0) {
+        mb_mcp_finish_result(req, json_object());
+    } else if (strcmp(method, "initialize") == 0) {
+        do_initialize(req, session, params);
+    } else if (strcmp(method, "prompts/list") == 0 && mb_prompts_count(rt->prompts)) {
+        mb_mcp_finish_result(req, mb_prompts_list(rt->prompts));
+    } else if (strcmp(method, "prompts/get") == 0 && mb_prompts_count(rt->prompts)) {
+        do_prompts_get(req, params);
+    } else if (strcmp(method, "resources/list") == 0 && mb_resources_count(rt->resources)) {
+        mb_mcp_finish_result(req, mb_resources_list(rt->resources));
+    } else if (strcmp(method, "resources/templates/list") == 0 && mb_resources_count(rt->resources)) {
+        mb_mcp_finish_result(req, mb_resources_templates(rt->resources));
+    } else if (strcmp(method, "resources/read") == 0 && mb_resources_count(rt->resources)) {
+        do_resources_read(req, params);
+    } else if ((strcmp(method, "resources/subscribe") == 0 || strcmp(method, "resources/unsubscribe") == 0) &&
+               mb_resources_count(rt->resources)) {
+        do_resources_subscribe(req, params);
+    } else if (strcmp(method, "logging/setLevel") == 0) {
+        do_set_level(req, session, params);
+    } else if (strcmp(method, "completion/complete") == 0) {
+        do_complete(req, params);
+    } else {
+        char text[300];
+        snprintf(text, sizeof text, "Method not found: %.200s", method);
+        finish_error(req, MB_JSONRPC_METHOD_NOT_FOUND, text);
+    }
+
+    if (pending)
+        return pending;
+    if (!req->async)
+        mb_mcp_request_free(req);
+    return NULL;
+}
+
+void mb_mcp_handle_notification(struct mb_mcp_server *srv, const struct mb_mcp_session *session,
+                                const json_t *msg)
+{
+    const char *method = json_string_value(json_object_get(msg, "method"));
+    if (strcmp(method, "notifications/cancelled") != 0)
+        return; /* initialized, roots/list_changed, progress from the client: nothing to do */
+    const json_t *params = json_object_get(msg, "params");
+    const json_t *request_id = json_object_get(params, "requestId");
+    uint64_t key = session && session->has_session ? session->info.key : 0;
+    for (struct mb_mcp_request *req = srv->inflight; req; req = req->next) {
+        if (req->session_key == key && json_equal(req->id, request_id)) {
+            mb_info("mcp", "request cancelled by the client (%s)", req->tool ? req->tool->name : "?");
+            if (req->call) {
+                mb_upstream_cancel(req->call);
+                req->call = NULL;
+            }
+            deliver_final(req, NULL, 0);
+            return;
+        }
+    }
+}

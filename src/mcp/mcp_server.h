@@ -1,0 +1,71 @@
+/* The MCP protocol core of one worker, independent of the transport (Streamable HTTP or stdio).
+ * A transport decodes JSON-RPC messages and hands each request here together with a sink;
+ * the core answers through the sink: zero or more notifications that belong to the request
+ * (progress, log messages) and then exactly one final response. Cheap methods answer before
+ * mb_mcp_handle_request returns; tools/call answers later from the loop, when the downstream
+ * call completes. Everything the answers are built from (catalog pages, initialize results)
+ * was prepared before the first request. */
+#ifndef MB_MCP_SERVER_H
+#define MB_MCP_SERVER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "mcp/session.h"
+
+#define MB_VERSION "0.1.0"
+#define MB_MCP_PROTOCOL_COUNT 3
+
+/* Supported protocol versions, newest first: 2025-11-25, 2025-06-18, 2025-03-26. */
+extern const char *const mb_mcp_protocol_versions[MB_MCP_PROTOCOL_COUNT];
+/* The index of a supported version string, or -1. */
+int mb_mcp_protocol_index(const char *version, size_t len);
+/* The index of 2025-03-26, the only version that allows JSON-RPC batches. */
+#define MB_MCP_PROTOCOL_2025_03_26 2
+
+struct mb_runtime;
+struct mb_upstream;
+struct mb_mcp_server;
+struct mb_mcp_request;
+
+/* Who is speaking: filled by the transport from the Mcp-Session-Id header (HTTP) or left
+ * without a session (stdio, stateless HTTP). initialize fills id/info and sets created. */
+struct mb_mcp_session {
+    bool has_session;
+    bool created;                     /* set by initialize: the transport returns the id */
+    struct mb_session_info info;
+    char id[MB_SESSION_ID_MAX];
+    int protocol_index;               /* negotiated or declared version */
+};
+
+struct mb_mcp_sink_ops {
+    /* One serialized JSON-RPC message for the request's client. final=false: a notification
+     * tied to the request; final=true: the response, after which the sink is never used again.
+     * json==NULL with final=true: the request ended without a response (cancelled). */
+    void (*message)(void *sink, const char *json, size_t len, bool final);
+};
+
+/* Creates the core for one worker. rt and up are borrowed and must outlive the server.
+ * Returns NULL on allocation failure. */
+struct mb_mcp_server *mb_mcp_server_create(uv_loop_t *loop, struct mb_runtime *rt,
+                                           struct mb_upstream *up);
+/* Abandons every request in flight (their sinks are not called again) and frees the core. */
+void mb_mcp_server_destroy(struct mb_mcp_server *srv);
+/* Requests waiting for a downstream answer. */
+unsigned mb_mcp_server_inflight(const struct mb_mcp_server *srv);
+
+/* Handles one JSON-RPC request (already classified as a request). msg is borrowed. Returns
+ * NULL when the final response was already delivered to the sink, else a handle valid until
+ * the final response is delivered or mb_mcp_request_abandon is called. */
+struct mb_mcp_request *mb_mcp_handle_request(struct mb_mcp_server *srv, struct mb_mcp_session *session,
+                                             const json_t *msg, const struct mb_mcp_sink_ops *ops,
+                                             void *sink);
+/* The client is gone: cancels the downstream call; the sink is never called again. */
+void mb_mcp_request_abandon(struct mb_mcp_request *req);
+/* Handles a notification (notifications/initialized, notifications/cancelled, ...). */
+void mb_mcp_handle_notification(struct mb_mcp_server *srv, const struct mb_mcp_session *session,
+                                const json_t *msg);
+
+#endif

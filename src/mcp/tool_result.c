@@ -1,0 +1,168 @@
+/* Implementation of tool_result.h. */
+#include "mcp/tool_result.h"
+
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http/http_server.h"
+
+char *mb_base64_encode(const void *data, size_t len)
+{
+    if (len > (size_t)1 << 30)
+        return NULL;
+    char *out = malloc(4 * ((len + 2) / 3) + 1);
+    if (!out)
+        return NULL;
+    EVP_EncodeBlock((unsigned char *)out, data, (int)len);
+    return out;
+}
+
+size_t mb_utf8_prefix(const char *s, size_t len, size_t max)
+{
+    if (len <= max)
+        return len;
+    size_t n = max;
+    /* Step back over continuation bytes (10xxxxxx) to the start of a character. */
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    return n;
+}
+
+json_t *mb_tool_error_result(const char *fmt, ...)
+{
+    char text[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    return json_pack("{s:[{s:s,s:s}],s:b}", "content", "type", "text", "text", text, "isError", 1);
+}
+
+/* Compares the media type (before any ';') of content_type with prefix; exact=false matches
+ * "prefix*" (e.g. "image/"). */
+static bool media_is(const char *content_type, const char *type, bool exact)
+{
+    if (!content_type)
+        return false;
+    size_t n = strcspn(content_type, ";");
+    while (n > 0 && (content_type[n - 1] == ' ' || content_type[n - 1] == '\t'))
+        n--;
+    size_t tl = strlen(type);
+    if (exact)
+        return n == tl && strncasecmp(content_type, type, tl) == 0;
+    return n >= tl && strncasecmp(content_type, type, tl) == 0;
+}
+
+static bool media_is_json(const char *ct)
+{
+    if (media_is(ct, "application/json", true))
+        return true;
+    if (!ct)
+        return false;
+    size_t n = strcspn(ct, ";");
+    return n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0;
+}
+
+static bool media_is_text(const char *ct)
+{
+    return !ct || media_is(ct, "text/", false) || media_is(ct, "application/xml", true) ||
+           media_is(ct, "application/javascript", true) || media_is(ct, "application/yaml", true) ||
+           media_is(ct, "application/x-www-form-urlencoded", true);
+}
+
+static char *media_type_only(const char *ct)
+{
+    size_t n = strcspn(ct, ";");
+    while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+        n--;
+    return strndup(ct, n);
+}
+
+static json_t *text_result(const char *text, size_t len)
+{
+    return json_pack("{s:[{s:s,s:s%}]}", "content", "type", "text", "text", text, len);
+}
+
+static json_t *binary_result(const char *kind, const struct mb_upstream_response *resp, const char *url)
+{
+    char *data = mb_base64_encode(resp->body, resp->body_len);
+    char *mime = media_type_only(resp->content_type);
+    json_t *block;
+    if (strcmp(kind, "resource") == 0)
+        block = json_pack("{s:s,s:{s:s,s:s,s:s}}", "type", "resource", "resource", "uri", url,
+                          "mimeType", mime, "blob", data ? data : "");
+    else
+        block = json_pack("{s:s,s:s,s:s}", "type", kind, "data", data ? data : "", "mimeType", mime);
+    free(data);
+    free(mime);
+    return json_pack("{s:[o]}", "content", block);
+}
+
+/* application/vnd.mcp.content+json: an array of content blocks, or an object with "content". */
+static json_t *passthrough_result(const struct mb_upstream_response *resp)
+{
+    json_error_t err;
+    json_t *doc = json_loadb(resp->body, resp->body_len, 0, &err);
+    if (json_is_array(doc))
+        return json_pack("{s:o}", "content", doc);
+    if (json_is_object(doc) && json_is_array(json_object_get(doc, "content")))
+        return doc;
+    json_decref(doc);
+    return mb_tool_error_result("The downstream API answered with application/vnd.mcp.content+json "
+                                "that is not an array of content blocks");
+}
+
+json_t *mb_tool_result_from_response(const struct mb_tool *tool, const struct mb_upstream_response *resp,
+                                     const char *url)
+{
+    switch (resp->error) {
+    case MB_UPSTREAM_OK:
+        break;
+    case MB_UPSTREAM_ETIMEDOUT:
+        return mb_tool_error_result("The downstream API did not answer in time (%s).", resp->error_message);
+    case MB_UPSTREAM_ETOOBIG:
+        return mb_tool_error_result("The downstream response was too large and was not returned (%s). "
+                                    "Ask for less data, for example with paging or filter parameters.",
+                                    resp->error_message);
+    default:
+        return mb_tool_error_result("The downstream request failed: %s", resp->error_message);
+    }
+    const char *ct = resp->content_type;
+    if (resp->status < 200 || resp->status > 299) {
+        size_t n = mb_utf8_prefix(resp->body, resp->body_len, MB_TOOL_ERROR_EXCERPT);
+        bool textual = media_is_text(ct) || media_is_json(ct);
+        return mb_tool_error_result("HTTP %ld %s%s%.*s%s", resp->status,
+                                    mb_http_status_text((int)resp->status),
+                                    n && textual ? ": " : "", textual ? (int)n : 0, resp->body,
+                                    n < resp->body_len && textual ? "…" : "");
+    }
+    if (resp->body_len == 0) {
+        char text[64];
+        snprintf(text, sizeof text, "HTTP %ld %s (no content)", resp->status, mb_http_status_text((int)resp->status));
+        return text_result(text, strlen(text));
+    }
+    if (media_is(ct, "application/vnd.mcp.content+json", true))
+        return passthrough_result(resp);
+    if (media_is_json(ct)) {
+        json_t *result = text_result(resp->body, resp->body_len);
+        json_error_t err;
+        json_t *doc = json_loadb(resp->body, resp->body_len, JSON_DECODE_ANY, &err);
+        if (json_is_object(doc))
+            json_object_set_new(result, "structuredContent", doc);
+        else
+            json_decref(doc);
+        (void)tool;
+        return result;
+    }
+    if (media_is(ct, "image/", false))
+        return binary_result("image", resp, url);
+    if (media_is(ct, "audio/", false))
+        return binary_result("audio", resp, url);
+    if (media_is_text(ct))
+        return text_result(resp->body, resp->body_len);
+    return binary_result("resource", resp, url);
+}

@@ -1,0 +1,34 @@
+/* Turning a downstream HTTP answer into an MCP CallToolResult:
+ *   2xx JSON (application/json, *+json)  -> one text content (the body) + structuredContent
+ *                                          when the body is an object
+ *   2xx application/vnd.mcp.content+json -> the body is an array of MCP content blocks, passed
+ *                                          through (lets an API return mixed/embedded content)
+ *   2xx text/..., XML, empty               -> text content
+ *   2xx image/..., audio/...               -> image / audio content, base64, with its mimeType
+ *   2xx anything else                    -> an embedded resource with a base64 blob
+ *   non-2xx                              -> isError with "HTTP <status> <reason>: <excerpt>"
+ *   transport failure                    -> isError naming the failure (timeout, refused, too big)
+ * Text is cut at a UTF-8 boundary when it would exceed the excerpt bound (errors only). */
+#ifndef MB_TOOL_RESULT_H
+#define MB_TOOL_RESULT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "openapi/catalog.h"
+#include "upstream/upstream.h"
+
+#define MB_TOOL_ERROR_EXCERPT 2048
+
+/* Builds the result (new reference, never NULL unless out of memory). url identifies the
+ * downstream resource for embedded resources; it must carry no credentials. */
+json_t *mb_tool_result_from_response(const struct mb_tool *tool, const struct mb_upstream_response *resp,
+                                     const char *url);
+/* {"content":[{"type":"text","text":<message>}],"isError":true} (new reference). */
+json_t *mb_tool_error_result(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Base64 (standard alphabet, padded) of len bytes; caller frees. NULL when out of memory. */
+char *mb_base64_encode(const void *data, size_t len);
+/* Length of the longest prefix of s (at most max bytes) that ends on a UTF-8 boundary. */
+size_t mb_utf8_prefix(const char *s, size_t len, size_t max);
+
+#endif

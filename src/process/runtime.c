@@ -1,0 +1,130 @@
+/* Implementation of runtime.h: the one place that turns a config path into everything a
+ * worker needs, used alike by `serve` (master, before fork and on SIGHUP), `stdio` and `check`. */
+#include "process/runtime.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "config/default_config.h"
+#include "mcp/session.h"
+
+#define MB_SHARED_SLOTS 65536
+
+#ifndef MB_SOURCE_DIR
+#define MB_SOURCE_DIR "."
+#endif
+
+/* Where the embedded demo config finds demo/: $MCPBRIDGE_HOME, else the source tree the
+ * binary was built from, else the current directory. */
+static const char *demo_base_dir(void)
+{
+    const char *home = getenv("MCPBRIDGE_HOME");
+    if (home && *home)
+        return home;
+    struct stat sb;
+    if (stat(MB_SOURCE_DIR "/demo/openapi.yaml", &sb) == 0)
+        return MB_SOURCE_DIR;
+    return ".";
+}
+
+static int derive_key(const char *secret, uint8_t key[32])
+{
+    unsigned int len = 0;
+    return EVP_Digest(secret, strlen(secret), key, &len, EVP_sha256(), NULL) == 1 ? 0 : -1;
+}
+
+int mb_runtime_build(const char *config_path, int port_override, const struct mb_runtime *prev,
+                     struct mb_runtime **out, struct mb_diags *diags)
+{
+    int rc = -1;
+    struct mb_runtime *rt = calloc(1, sizeof *rt);
+    *out = NULL;
+    if (!rt)
+        return -1;
+    rt->port_override = port_override;
+    int loaded = config_path
+                     ? mb_config_load(config_path, &rt->config, diags)
+                     : mb_config_load_text("<embedded demo config>", mb_default_config_text,
+                                           demo_base_dir(), &rt->config, diags);
+    if (loaded != 0)
+        goto done;
+    rt->catalog = mb_catalog_create(rt->config, diags);
+    rt->prompts = mb_prompts_load(rt->config->prompts_dir, rt->config->prompts_max_total_bytes, diags);
+    rt->resources = mb_resources_load(rt->config->resources_dir, rt->config->resources_max_file_bytes, diags);
+    if (!rt->catalog || !rt->prompts || !rt->resources)
+        goto done;
+    if (prev) {
+        rt->shared = prev->shared;
+        rt->owns_shared = false;
+        rt->generation = prev->generation + 1;
+        memcpy(rt->session_key, prev->session_key, sizeof rt->session_key);
+    } else {
+        rt->shared = mb_shared_create(MB_SHARED_SLOTS);
+        rt->owns_shared = true;
+        rt->generation = 1;
+        if (!rt->shared) {
+            mb_diags_add(diags, rt->config->source, 0, "could not map the shared memory region");
+            goto done;
+        }
+        if (RAND_bytes(rt->session_key, sizeof rt->session_key) != 1) {
+            mb_diags_add(diags, rt->config->source, 0, "the random generator failed");
+            goto done;
+        }
+    }
+    if (rt->config->session_secret && derive_key(rt->config->session_secret, rt->session_key)) {
+        mb_diags_add(diags, rt->config->source, 0, "could not derive the session key");
+        goto done;
+    }
+    rc = 0;
+done:
+    if (rc) {
+        mb_runtime_destroy(rt);
+        return rc;
+    }
+    *out = rt;
+    return 0;
+}
+
+void mb_runtime_destroy(struct mb_runtime *rt)
+{
+    if (!rt)
+        return;
+    if (rt->catalog)
+        mb_catalog_destroy(rt->catalog);
+    if (rt->prompts)
+        mb_prompts_destroy(rt->prompts);
+    if (rt->resources)
+        mb_resources_destroy(rt->resources);
+    if (rt->owns_shared)
+        mb_shared_destroy(rt->shared);
+    if (rt->config)
+        mb_config_destroy(rt->config);
+    OPENSSL_cleanse(rt->session_key, sizeof rt->session_key);
+    free(rt);
+}
+
+int mb_runtime_port(const struct mb_runtime *rt)
+{
+    return rt->port_override >= 0 ? rt->port_override : rt->config->port;
+}
+
+void mb_runtime_apply_logging(const struct mb_runtime *rt)
+{
+    const struct mb_config *cfg = rt->config;
+    int level = mb_log_level_parse(cfg->log_level);
+    mb_log_setup(level < 0 ? MB_LOG_INFO : (enum mb_log_level)level, cfg->log_json);
+    const char *name;
+    json_t *value;
+    if (json_is_object(cfg->log_loggers)) {
+        json_object_foreach(cfg->log_loggers, name, value) {
+            int l = mb_log_level_parse(json_string_value(value));
+            if (l >= 0)
+                mb_log_set_logger_level(name, (enum mb_log_level)l);
+        }
+    }
+}

@@ -1,0 +1,152 @@
+/* A worker process: one libuv loop with the HTTP server on the inherited listening socket,
+ * the MCP transport and core, and the downstream client. SIGTERM/SIGINT start a graceful
+ * stop: /readyz turns 503, the listener closes, idle connections close, requests in flight
+ * finish (up to shutdown_grace_ms), then the loop ends and the process exits 0. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "common/log.h"
+#include "http/http_server.h"
+#include "mcp/http_transport.h"
+#include "mcp/mcp_server.h"
+#include "process/runtime.h"
+#include "upstream/upstream.h"
+
+struct worker {
+    uv_loop_t loop;
+    struct mb_runtime *rt;
+    int id;
+    struct mb_upstream *up;
+    struct mb_mcp_server *mcp;
+    struct mb_http_transport *transport;
+    struct mb_http_server *http;
+    uv_signal_t sigterm, sigint;
+    uv_timer_t grace;
+    bool stopping;
+};
+
+static void close_handle(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static void finish(struct worker *w)
+{
+    if (w->http) {
+        mb_http_server_destroy(w->http);
+        w->http = NULL;
+    }
+    if (w->mcp) {
+        mb_mcp_server_destroy(w->mcp);
+        w->mcp = NULL;
+    }
+    if (w->transport) {
+        mb_http_transport_destroy(w->transport);
+        w->transport = NULL;
+    }
+    if (w->up) {
+        mb_upstream_destroy(w->up);
+        w->up = NULL;
+    }
+    uv_walk(&w->loop, close_handle, NULL);
+}
+
+static void on_drained(void *data)
+{
+    struct worker *w = data;
+    mb_info("worker", "drained; exiting");
+    finish(w);
+}
+
+static void on_grace_expired(uv_timer_t *timer)
+{
+    struct worker *w = timer->data;
+    mb_warn("worker", "grace period of %u ms over with %u requests in flight; closing them",
+            w->rt->config->shutdown_grace_ms, w->mcp ? mb_mcp_server_inflight(w->mcp) : 0);
+    finish(w);
+}
+
+static void on_stop_signal(uv_signal_t *sig, int signum)
+{
+    struct worker *w = sig->data;
+    if (w->stopping)
+        return;
+    w->stopping = true;
+    mb_info("worker", "signal %d: draining (%u connections open, grace %u ms)", signum,
+            mb_http_server_connection_count(w->http), w->rt->config->shutdown_grace_ms);
+    uv_timer_start(&w->grace, on_grace_expired, w->rt->config->shutdown_grace_ms, 0);
+    mb_http_transport_drain(w->transport);
+    mb_http_server_shutdown(w->http, on_drained, w);
+}
+
+int mb_worker_main(struct mb_runtime *rt, int worker_id, int listen_fd, int ready_fd)
+{
+    int rc = 1;
+    struct worker *w = calloc(1, sizeof *w);
+    if (!w)
+        return 1;
+    w->rt = rt;
+    w->id = worker_id;
+    signal(SIGPIPE, SIG_IGN);
+    mb_log_set_worker(worker_id);
+    if (uv_loop_init(&w->loop) != 0) {
+        free(w);
+        return 1;
+    }
+    const struct mb_config *cfg = rt->config;
+    struct mb_upstream_options opts = {
+        .max_connections = cfg->http_max_connections,
+        .max_keepalive = cfg->http_max_keepalive,
+        .connect_timeout_ms = cfg->http_connect_timeout_ms,
+        .accept_encoding = cfg->accept_encoding,
+    };
+    struct mb_http_limits limits;
+    mb_http_limits_default(&limits);
+    limits.max_header_bytes = cfg->max_header_bytes;
+    limits.max_body_bytes = cfg->max_request_bytes;
+    limits.header_timeout_ms = cfg->header_timeout_ms;
+    limits.body_timeout_ms = cfg->body_timeout_ms;
+    limits.idle_timeout_ms = cfg->idle_timeout_ms;
+    limits.max_connections = cfg->max_connections_per_worker;
+
+    w->up = mb_upstream_create(&w->loop, &opts);
+    w->mcp = w->up ? mb_mcp_server_create(&w->loop, rt, w->up) : NULL;
+    w->transport = w->mcp ? mb_http_transport_create(&w->loop, rt, w->mcp, worker_id) : NULL;
+    w->http = w->transport ? mb_http_server_create(&w->loop, &limits, mb_http_transport_on_request, w->transport) : NULL;
+    if (!w->http) {
+        mb_error("worker", "could not set up the worker");
+        goto done;
+    }
+    int err = mb_http_server_listen_fd(w->http, listen_fd);
+    if (err) {
+        mb_error("worker", "cannot accept on the listening socket: %s", uv_strerror(err));
+        goto done;
+    }
+    uv_signal_init(&w->loop, &w->sigterm);
+    uv_signal_init(&w->loop, &w->sigint);
+    w->sigterm.data = w->sigint.data = w;
+    uv_signal_start(&w->sigterm, on_stop_signal, SIGTERM);
+    uv_signal_start(&w->sigint, on_stop_signal, SIGINT);
+    uv_timer_init(&w->loop, &w->grace);
+    w->grace.data = w;
+    if (ready_fd >= 0) {
+        ssize_t n = write(ready_fd, "R", 1);
+        (void)n;
+        close(ready_fd);
+    }
+    mb_debug("worker", "serving %zu tools (generation %u)", rt->catalog->tool_count, rt->generation);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    rc = 0;
+done:
+    finish(w);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&w->loop) != 0)
+        mb_debug("worker", "loop closed with handles still open");
+    free(w);
+    return rc;
+}
