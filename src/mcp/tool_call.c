@@ -34,7 +34,7 @@ static void send_log(struct mb_mcp_request *req, int level, json_t *data)
                                        "mcpbridge.tools", "data", data));
 }
 
-/* Sends notifications/progress with a strictly increasing value in [0, 1]. */
+/* Sends notifications/progress with a strictly increasing value in [0, 100] (percent). */
 static void send_progress(struct mb_mcp_request *req, double progress, const char *message)
 {
     if (!req->progress_token || progress <= req->last_progress)
@@ -42,7 +42,7 @@ static void send_progress(struct mb_mcp_request *req, double progress, const cha
     req->last_progress = progress;
     req->last_progress_ms = now_ms(req);
     json_t *params = json_pack("{s:O,s:f,s:f}", "progressToken", req->progress_token, "progress",
-                               progress, "total", 1.0);
+                               progress, "total", 100.0);
     if (message)
         json_object_set_new(params, "message", json_string(message));
     mb_mcp_send_notification(req, "notifications/progress", params);
@@ -56,7 +56,9 @@ static void on_progress(void *data, enum mb_upstream_phase phase, size_t receive
     case MB_UPSTREAM_PHASE_STARTED:
         break;
     case MB_UPSTREAM_PHASE_HEADERS:
-        send_progress(req, 0.1, "downstream answered; receiving the response");
+        send_progress(req, 10.0, "downstream answered; receiving the response");
+        send_log(req, 1, json_pack("{s:s,s:s}", "message", "downstream answered; receiving the response",
+                                   "tool", req->tool->name));
         break;
     case MB_UPSTREAM_PHASE_BODY:
         if (total == (size_t)-1 || total == 0)
@@ -64,7 +66,7 @@ static void on_progress(void *data, enum mb_upstream_phase phase, size_t receive
         if (now_ms(req) - req->last_progress_ms < MB_PROGRESS_MIN_INTERVAL_MS && received < total)
             break;
         snprintf(message, sizeof message, "received %zu of %zu bytes", received, total);
-        send_progress(req, 0.1 + 0.8 * ((double)received / (double)total), message);
+        send_progress(req, 10.0 + 80.0 * ((double)received / (double)total), message);
         break;
     }
 }
@@ -84,7 +86,7 @@ static void on_done(void *data, const struct mb_upstream_response *resp)
         mb_debug("tools", "%s: downstream %s %s -> %ld in %llu ms, %zu bytes", req->tool->name,
                  req->tool->method, req->tool->path_template, resp->status,
                  (unsigned long long)elapsed, resp->body_len);
-    send_progress(req, 1.0, "done");
+    send_progress(req, 100.0, "done");
     send_log(req, failed ? 4 : 1,
              json_pack("{s:s,s:s,s:I,s:I,s:I}", "message", failed ? "tool call failed" : "tool call completed",
                        "tool", req->tool->name, "status", (json_int_t)resp->status, "durationMs",
@@ -187,7 +189,8 @@ struct mb_mcp_request *mb_mcp_tools_call(struct mb_mcp_request *req, const json_
         .timeout_ms = cfg->request_timeout_enabled ? cfg->request_timeout_ms : 0,
         .max_response_bytes = cfg->max_response_bytes,
     };
-    req->call = mb_upstream_start(srv->up, &up_req, on_done, req->progress_token ? on_progress : NULL, req);
+    bool wants_phases = req->progress_token || (req->log_level >= 0 && req->log_level <= 1);
+    req->call = mb_upstream_start(srv->up, &up_req, on_done, wants_phases ? on_progress : NULL, req);
     for (size_t i = 0; i < owned_count; i++)
         free(owned[i]);
     mb_built_request_dispose(&built);

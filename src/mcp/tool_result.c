@@ -90,7 +90,7 @@ static json_t *text_result(const char *text, size_t len)
 static json_t *binary_result(const char *kind, const struct mb_upstream_response *resp, const char *url)
 {
     char *data = mb_base64_encode(resp->body, resp->body_len);
-    char *mime = media_type_only(resp->content_type);
+    char *mime = media_type_only(resp->content_type ? resp->content_type : "application/octet-stream");
     json_t *block;
     if (strcmp(kind, "resource") == 0)
         block = json_pack("{s:s,s:{s:s,s:s,s:s}}", "type", "resource", "resource", "uri", url,
@@ -102,18 +102,60 @@ static json_t *binary_result(const char *kind, const struct mb_upstream_response
     return json_pack("{s:[o]}", "content", block);
 }
 
-/* application/vnd.mcp.content+json: an array of content blocks, or an object with "content". */
+/* Checks one MCP content block; returns NULL when valid, else the reason. */
+static const char *invalid_block(const json_t *block)
+{
+    const char *type = json_string_value(json_object_get(block, "type"));
+    if (!json_is_object(block) || !type)
+        return "every content block must be an object with a string \"type\"";
+    if (strcmp(type, "text") == 0)
+        return json_is_string(json_object_get(block, "text")) ? NULL : "a text block needs a string \"text\"";
+    if (strcmp(type, "image") == 0 || strcmp(type, "audio") == 0)
+        return json_is_string(json_object_get(block, "data")) && json_is_string(json_object_get(block, "mimeType"))
+                   ? NULL : "image and audio blocks need string \"data\" (base64) and \"mimeType\"";
+    if (strcmp(type, "resource") == 0) {
+        const json_t *res = json_object_get(block, "resource");
+        bool has_text = json_is_string(json_object_get(res, "text"));
+        bool has_blob = json_is_string(json_object_get(res, "blob"));
+        return json_is_string(json_object_get(res, "uri")) && has_text != has_blob
+                   ? NULL : "a resource block needs resource.uri and exactly one of resource.text or resource.blob";
+    }
+    if (strcmp(type, "resource_link") == 0)
+        return json_is_string(json_object_get(block, "uri")) && json_is_string(json_object_get(block, "name"))
+                   ? NULL : "a resource_link block needs string \"uri\" and \"name\"";
+    return "unknown content block type";
+}
+
+/* application/vnd.mcp.content+json: an array of content blocks, or an object with "content"
+ * (and optionally "structuredContent" and "isError"). Every block is checked. */
 static json_t *passthrough_result(const struct mb_upstream_response *resp)
 {
     json_error_t err;
     json_t *doc = json_loadb(resp->body, resp->body_len, 0, &err);
-    if (json_is_array(doc))
-        return json_pack("{s:o}", "content", doc);
-    if (json_is_object(doc) && json_is_array(json_object_get(doc, "content")))
-        return doc;
+    json_t *content = json_is_array(doc) ? doc : json_object_get(doc, "content");
+    const char *why = json_is_array(content) ? NULL : "the body must be an array of content blocks or an object with \"content\"";
+    size_t i;
+    json_t *block;
+    if (!why) {
+        json_array_foreach(content, i, block) {
+            if ((why = invalid_block(block)) != NULL)
+                break;
+        }
+    }
+    const json_t *structured = json_is_object(doc) ? json_object_get(doc, "structuredContent") : NULL;
+    if (!why && structured && !json_is_object(structured))
+        why = "\"structuredContent\" must be an object";
+    if (why) {
+        json_decref(doc);
+        return mb_tool_error_result("invalid MCP content from downstream: %s", why);
+    }
+    json_t *result = json_pack("{s:O}", "content", content);
+    if (structured)
+        json_object_set(result, "structuredContent", (json_t *)structured);
+    if (json_is_object(doc) && json_is_true(json_object_get(doc, "isError")))
+        json_object_set_new(result, "isError", json_true());
     json_decref(doc);
-    return mb_tool_error_result("The downstream API answered with application/vnd.mcp.content+json "
-                                "that is not an array of content blocks");
+    return result;
 }
 
 json_t *mb_tool_result_from_response(const struct mb_tool *tool, const struct mb_upstream_response *resp,
@@ -149,6 +191,8 @@ json_t *mb_tool_result_from_response(const struct mb_tool *tool, const struct mb
         return passthrough_result(resp);
     if (media_is_json(ct)) {
         json_t *result = text_result(resp->body, resp->body_len);
+        if (!result) /* not UTF-8: hand it over as bytes rather than lose it */
+            return binary_result("resource", resp, url);
         json_error_t err;
         json_t *doc = json_loadb(resp->body, resp->body_len, JSON_DECODE_ANY, &err);
         if (json_is_object(doc))
@@ -162,7 +206,6 @@ json_t *mb_tool_result_from_response(const struct mb_tool *tool, const struct mb
         return binary_result("image", resp, url);
     if (media_is(ct, "audio/", false))
         return binary_result("audio", resp, url);
-    if (media_is_text(ct))
-        return text_result(resp->body, resp->body_len);
-    return binary_result("resource", resp, url);
+    json_t *text = media_is_text(ct) ? text_result(resp->body, resp->body_len) : NULL;
+    return text ? text : binary_result("resource", resp, url);
 }

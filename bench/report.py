@@ -1,0 +1,37 @@
+"""Writes BENCHMARKS.md from bench/results/latest-*.json (run by bench/run.sh)."""
+import json, os, sys
+
+root = sys.argv[1]
+path = os.path.join(root, "bench", "results", "latest-toolscall.json")
+r = json.load(open(path))
+res = r["results"]
+lines = [
+    "# Benchmarks",
+    "",
+    "Produced by `make bench` (`bench/run.sh`); raw figures in `bench/results/`. Every figure is the",
+    "median of the rounds, each configuration measured in the same run, alternating, on 127.0.0.1.",
+    "",
+    "## tools/call throughput and latency (first cut)",
+    "",
+    f"- Date: {r['date']}; machine: {r['machine']}",
+    f"- Load: {r['load']}; downstream: nginx serving a 0.6 KB JSON document",
+    "- Configurations: `direct` = wrk to the downstream (the limit); `nginx_proxy` = nginx",
+    "  `proxy_pass` with upstream keep-alive, 1 worker (the C proxy floor); `mcpbridge_1w` = MCP",
+    "  `tools/call` over Streamable HTTP with a session, 1 worker, each call a downstream GET.",
+    "",
+    "| configuration | req/s | p50 ms | p99 ms |",
+    "|---|---:|---:|---:|",
+]
+for name in ("direct", "nginx_proxy", "mcpbridge_1w"):
+    v = res[name]
+    lines.append(f"| {name} | {v['rps']:.0f} | {v['p50_ms']:.3f} | {v['p99_ms']:.3f} |")
+lines += [
+    "",
+    f"- mcpbridge / nginx proxy_pass: **{res['ratio_mcpbridge_to_nginx_proxy']:.2f}** (goal for this issue: >= 0.5; final goal: >= 0.8)",
+    f"- mcpbridge / direct: {res['ratio_mcpbridge_to_direct']:.2f}",
+    "",
+    "Note: wrk, nginx and mcpbridge share the machine's 2 cores, so absolute figures are low and",
+    "noisy; the ratios from the same run are what to compare.",
+    "",
+]
+open(os.path.join(root, "BENCHMARKS.md"), "w").write("\n".join(lines))
