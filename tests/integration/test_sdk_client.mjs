@@ -100,7 +100,7 @@ test('downstream 404 is a tool error with the status', async () => {
   try {
     const r = await client.callTool({ name: 'get_product', arguments: { product_id: 'P999' } });
     assert.equal(r.isError, true);
-    assert.match(text(r), /^HTTP 404: /);
+    assert.match(text(r), /^HTTP 404 Not Found: /);
     assert.match(text(r), /not_found/);
   } finally { await client.close(); }
 });
