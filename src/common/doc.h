@@ -1,8 +1,9 @@
 /* Loading JSON and YAML documents (configs, OpenAPI specs) into jansson values while keeping
  * where each value came from, so validators can report "file:line: message".
- * YAML goes through libyaml's event parser (anchors/aliases resolved with a bound on
- * expansion, merge keys "<<" honoured, YAML 1.1 scalars: plain scalars that look like
- * integers/floats/true/false/null become those JSON types, quoted ones stay strings).
+ * YAML goes through libyaml's event parser: YAML 1.2 core schema (plain true/false, null/~,
+ * integers and floats become those JSON types; yes/no stay strings; quoted scalars stay
+ * strings; .inf/.nan are refused), aliases deep-copied with a bound on total expanded nodes
+ * (billion laughs), merge keys "<<", duplicate keys refused, one document per file.
  * JSON goes through jansson; positions come from a scan of the same text. */
 #ifndef MB_DOC_H
 #define MB_DOC_H

@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "common/diag.h"
+#include "common/doc.h"
 
 struct mb_config {
     char *source;          /* path of the file, or "<embedded default>" */
@@ -77,6 +78,12 @@ struct mb_config {
     /* server identity reported in initialize */
     char *server_name;                    /* server.name, default "mcpbridge" */
     char *instructions;                   /* server.instructions, may be NULL */
+
+    /* where the config came from (mcpbridge additions for modules validating their own sections) */
+    char *base_dir;                       /* absolute directory relative paths were resolved against */
+    struct mb_doc *doc;                   /* the parsed document, owned: mb_doc_line(cfg->doc, "/security/...")
+                                           * gives lines for diagnostics; its root is the document
+                                           * before ${VAR} substitution and path resolution, root above after */
 };
 
 /* Loads, resolves and validates a config file (JSON, or YAML by extension/content).
