@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "common/diag.h"
 #include "config/config.h"
@@ -41,6 +42,9 @@ struct mb_tool {
     json_t *input_schema;           /* owned; an object schema */
     json_t *output_schema;          /* owned or NULL */
     json_t *definition;             /* owned; the complete tools/list entry */
+    void *priv;                     /* compiled validator and parameter styles, private; NULL
+                                     * for a hand-built tool (defaults apply, patterns are
+                                     * compiled per call) */
 };
 
 struct mb_catalog {
@@ -60,12 +64,27 @@ struct mb_catalog {
 /* Builds the catalog from cfg->spec_file (and cfg->base_url, cfg->root's api.routes).
  * Returns NULL and adds "file:line: reason" diagnostics when the spec cannot be used. */
 struct mb_catalog *mb_catalog_create(const struct mb_config *cfg, struct mb_diags *diags);
-/* Builds a catalog from an already parsed spec document (for tests and `tools --spec`).
- * all_methods=true ignores routes and keeps every operation. */
+/* Builds a catalog from a spec file (for tests and `tools --spec`). routes is the api.routes
+ * object ({maps, tags, exclude_tool_name_patterns}; a bare maps array is accepted too) or
+ * NULL when the config has no routes section (then only GET and HEAD become tools).
+ * all_methods=true ignores routes and keeps every operation. base_url NULL = the spec's
+ * servers[0]. page_size 0 = 100. Same returns as mb_catalog_create. */
 struct mb_catalog *mb_catalog_create_from_spec(const char *spec_path, const char *base_url,
                                                const json_t *routes, bool all_methods,
                                                size_t page_size, struct mb_diags *diags);
+/* Same from spec text in memory (JSON or YAML, detected from the first byte; name is used in
+ * diagnostics; text need not be NUL-terminated). For the fuzzer and tests. */
+struct mb_catalog *mb_catalog_create_from_buffer(const char *name, const char *text, size_t len,
+                                                 const char *base_url, const json_t *routes,
+                                                 bool all_methods, size_t page_size,
+                                                 struct mb_diags *diags);
+/* Frees everything; NULL is a no-op. */
 void mb_catalog_destroy(struct mb_catalog *cat);
+
+/* Writes the catalog for `mcpbridge tools`: a human table (name, method, path, summary) or,
+ * with json, a JSON array of {name,title,description,inputSchema,outputSchema,annotations,
+ * method,path}. Returns 0, -EIO on a write error or -ENOMEM. */
+int mb_catalog_write_tools(const struct mb_catalog *cat, FILE *out, bool json);
 
 /* Finds a tool by exact name in O(1). Returns NULL when unknown. */
 const struct mb_tool *mb_catalog_find(const struct mb_catalog *cat, const char *name);

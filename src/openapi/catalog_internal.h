@@ -1,0 +1,158 @@
+/* Private interfaces between the files of the OpenAPI converter: spec loading and $ref
+ * resolution (spec.c), tool building and naming (tools.c), routes (routes.c), the compiled
+ * argument validator (validate.c), request building (request.c) and tools/list pages and
+ * the name index (pages.c). Nothing here is visible outside src/openapi. */
+#ifndef MB_CATALOG_INTERNAL_H
+#define MB_CATALOG_INTERNAL_H
+
+#include <jansson.h>
+#include <regex.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/diag.h"
+#include "common/doc.h"
+#include "openapi/catalog.h"
+
+#define MB_OA_MAX_SPEC_BYTES   (64u * 1024 * 1024) /* refuse larger spec files */
+#define MB_OA_MAX_REF_HOPS     16      /* $ref -> $ref chains followed for one object */
+#define MB_OA_MAX_SCHEMA_DEPTH 32      /* nesting of a resolved schema before it is cut */
+#define MB_OA_MAX_SCHEMA_NODES 20000   /* objects produced while resolving one schema */
+#define MB_OA_PTR_MAX          1024    /* JSON pointer buffers */
+#define MB_OA_DESC_MAX         1024    /* tool description bytes, ellipsis included */
+#define MB_OA_TITLE_MAX        256
+#define MB_OA_NAME_MAX         64
+
+/* ---- spec.c: the loaded document and $ref resolution ---- */
+
+struct mb_oa_spec {
+    struct mb_doc *doc;       /* owned; may be NULL when the root was given directly */
+    const json_t *root;
+    const char *file;         /* for diagnostics */
+    int version;              /* 2 (Swagger 2.0), 30 or 31 */
+    struct mb_diags *diags;
+    int errors;               /* fatal findings so far */
+};
+
+/* Schema resolution modes: input drops readOnly properties, output drops writeOnly ones. */
+enum mb_oa_mode { MB_OA_INPUT, MB_OA_OUTPUT };
+
+/* Checks the root ("openapi" 3.0.x/3.1.x or "swagger" 2.0, "paths") and fills version.
+ * Returns 0 or -1 after a diagnostic. */
+int mb_oa_spec_init(struct mb_oa_spec *s, struct mb_doc *doc, struct mb_diags *diags);
+/* Line of a JSON pointer in the document (0 when unknown). */
+int mb_oa_line(const struct mb_oa_spec *s, const char *ptr);
+/* Adds a fatal "file:line: message" finding located at ptr. */
+void mb_oa_error(struct mb_oa_spec *s, const char *ptr, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Appends one RFC 6901 escaped token to the pointer in buf (bufsize bytes). Returns 0 or -1
+ * when it does not fit (buf unchanged). */
+int mb_oa_ptr_push(char *buf, size_t bufsize, const char *token);
+/* Follows "$ref" chains of a non-schema object (parameter, requestBody, response, path
+ * item). ptr holds the node's pointer on entry and the target's on return. Returns the
+ * borrowed target, or NULL after a diagnostic. */
+const json_t *mb_oa_deref(struct mb_oa_spec *s, const json_t *node, char *ptr, size_t ptrsize);
+/* A new, self-contained JSON Schema for node: local $refs inlined (cycles and excessive depth
+ * replaced by a description-only schema), nullable turned into a "null" type, 3.0 boolean
+ * exclusive bounds turned into numbers, OpenAPI-only keywords dropped, readOnly (input) or
+ * writeOnly (output) properties dropped. Returns NULL after a diagnostic on a bad $ref or
+ * when out of memory. */
+json_t *mb_oa_schema_resolve(struct mb_oa_spec *s, const json_t *node, const char *ptr,
+                             enum mb_oa_mode mode);
+/* The base URL: override, else servers[0] (3.x) or schemes/host/basePath (2.0), without a
+ * trailing '/'. Returns a heap string or NULL after a diagnostic. */
+char *mb_oa_base_url(struct mb_oa_spec *s, const char *override);
+
+/* ---- routes.c ---- */
+
+struct mb_oa_route_rule {
+    regex_t re;
+    bool re_ok;
+    bool all_methods;
+    char methods[8][8];       /* upper case */
+    size_t method_count;
+    bool tool;                /* TOOL vs anything else */
+};
+
+struct mb_oa_routes {
+    bool present;             /* a routes section was given */
+    bool all;                 /* all_methods: keep everything */
+    struct mb_oa_route_rule *rules;
+    size_t rule_count;
+    char **tags;              /* normalized "group:x" */
+    size_t tag_count;
+    char **name_patterns;     /* fnmatch patterns */
+    size_t name_pattern_count;
+};
+
+/* Compiles the api.routes object (or a bare maps array). routes NULL = no section.
+ * Returns 0 or -1 after diagnostics (file names the config source). */
+int mb_oa_routes_init(struct mb_oa_routes *r, const json_t *routes, bool all_methods,
+                      const char *file, struct mb_diags *diags);
+void mb_oa_routes_dispose(struct mb_oa_routes *r);
+/* True when the operation (upper-case method, path, tags array or NULL) becomes a tool. */
+bool mb_oa_routes_keep(const struct mb_oa_routes *r, const char *method, const char *path,
+                       const json_t *tags);
+/* True when a tool name is excluded by exclude_tool_name_patterns. */
+bool mb_oa_routes_name_excluded(const struct mb_oa_routes *r, const char *name);
+/* "APSV Transport" -> "group:apsv-transport"; "group:x" stays (lower-cased). Heap string. */
+char *mb_oa_tag_normalize(const char *tag);
+
+/* ---- tools.c: naming ---- */
+
+uint32_t mb_oa_hash(const char *s, size_t len);
+/* Sanitizes to [A-Za-z0-9_.-] and truncates to 64 with a hash suffix. Writes into out
+ * (at least 65 bytes). Empty input gives "". */
+void mb_oa_name_sanitize(const char *in, char *out);
+/* "<method>_<path>" (lower-case method, braces dropped, runs of '_' collapsed), sanitized. */
+void mb_oa_name_from_path(const char *method, const char *path, char *out);
+/* Makes names unique: every member of a clash gets "<prefix>_<8 hex of method+path>". */
+void mb_oa_names_unique(char **names, const char *const *methods, const char *const *paths,
+                        size_t n);
+/* summary + "\n\n" + description, cut to max bytes at a UTF-8 boundary with "…". */
+char *mb_oa_text_bounded(const char *a, const char *b, size_t max);
+
+/* Builds every tool of the spec into cat. Returns 0 or -1 after diagnostics. */
+int mb_oa_build_tools(struct mb_catalog *cat, struct mb_oa_spec *s, const struct mb_oa_routes *r);
+void mb_oa_tool_dispose(struct mb_tool *t);
+
+/* ---- validate.c: compiled per-tool data behind mb_tool.priv ---- */
+
+enum mb_oa_style {
+    MB_OA_STYLE_DEFAULT = 0, MB_OA_STYLE_FORM, MB_OA_STYLE_SIMPLE, MB_OA_STYLE_SPACE,
+    MB_OA_STYLE_PIPE, MB_OA_STYLE_DEEP, MB_OA_STYLE_LABEL, MB_OA_STYLE_MATRIX
+};
+
+struct mb_oa_param_style {
+    enum mb_oa_style style;
+    bool explode;
+};
+
+struct mb_oa_regex {
+    char *source;             /* the schema's pattern text */
+    regex_t re;
+    bool ok;                  /* false: the pattern could not be compiled, it is skipped */
+};
+
+struct mb_oa_tool_priv {
+    struct mb_oa_param_style *styles; /* one per tool param */
+    struct mb_oa_regex *regexes;      /* every "pattern" of the input schema, compiled */
+    size_t regex_count;
+};
+
+/* Translates an ECMA-262 pattern to POSIX ERE (\d \w \s and escapes). Returns 0, or -1 when
+ * the pattern uses constructs ERE lacks. */
+int mb_oa_ecma_to_ere(const char *src, char *out, size_t outsize);
+/* Compiles every pattern found in schema into priv. Returns 0 or -ENOMEM. */
+int mb_oa_priv_compile(struct mb_oa_tool_priv *priv, const json_t *schema);
+void mb_oa_priv_free(struct mb_oa_tool_priv *priv);
+
+/* ---- pages.c ---- */
+
+/* Builds the name index and the tools/list pages. Returns 0 or -ENOMEM / -EEXIST (dup). */
+int mb_oa_index_build(struct mb_catalog *cat);
+int mb_oa_pages_build(struct mb_catalog *cat, size_t page_size);
+void mb_oa_pages_free(struct mb_catalog *cat);
+
+#endif

@@ -1,0 +1,812 @@
+/* Implementation of upstream.h: libcurl's multi-socket API driven from one libuv loop.
+ * curl tells us which sockets to watch (on_curl_socket -> one uv_poll_t per socket, found again
+ * through curl_multi_assign so a reused fd number never meets a stale poll) and when to wake it
+ * (on_curl_timer -> one uv_timer_t). Every wake-up goes through drive(), which runs
+ * curl_multi_socket_action, then finishes what had to wait until curl returned (cancels asked
+ * for from inside curl callbacks, calls started from them, a destroy), then reads the completed
+ * transfers and runs their done callbacks, outside any curl callback. Calls and their easy
+ * handles are recycled through a bounded free list; connections stay in the multi's cache. */
+#include "upstream/upstream.h"
+
+#include "common/buf.h"
+#include "common/log.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define UP_DEFAULT_MAX_CONNECTIONS 100u
+#define UP_DEFAULT_MAX_KEEPALIVE 20u
+#define UP_DEFAULT_CONNECT_TIMEOUT_MS 5000u
+#define UP_DEFAULT_MAX_RESPONSE (1024u * 1024u)
+#define UP_ERRMSG_MAX 160
+
+enum call_state {
+    CALL_FREE,      /* on the free list, easy handle kept for reuse */
+    CALL_PENDING,   /* started from inside a curl callback, not yet added to the multi */
+    CALL_ACTIVE,    /* in the multi */
+    CALL_DONE,      /* on no list: its done callback is running */
+};
+
+struct mb_upstream_call {
+    struct mb_upstream *up;
+    CURL *easy;
+    enum call_state state;
+    struct mb_upstream_call *prev, *next;  /* pending, active or free list */
+    struct curl_slist *headers;
+    struct mb_buf body;
+    size_t content_length;      /* from the header, or SIZE_MAX */
+    long header_status;         /* status of the last status line seen */
+    bool fresh;                 /* STARTED not reported yet */
+    bool headers_done;          /* HEADERS reported */
+    bool encoded;               /* Content-Encoding other than identity */
+    bool cancelled;             /* removal deferred until curl returns */
+    bool completing;            /* its done callback is running */
+    bool too_big;
+    bool no_memory;
+    mb_upstream_done_cb done_cb;
+    mb_upstream_progress_cb progress_cb;
+    void *data;
+    char errmsg[UP_ERRMSG_MAX];
+};
+
+struct up_list {
+    struct mb_upstream_call *head;
+    unsigned count;
+};
+
+struct up_sock {
+    uv_poll_t poll;
+    curl_socket_t fd;
+    struct mb_upstream *up;
+    struct up_sock *prev, *next;
+};
+
+struct mb_upstream {
+    uv_loop_t *loop;
+    CURLM *multi;
+    uv_timer_t timer;
+    struct mb_upstream_options opts;
+    struct up_list active;
+    struct up_list pending;
+    struct up_list free_calls;
+    struct up_sock *socks;
+    unsigned in_flight;         /* active or pending, not cancelled */
+    unsigned deferred_cancels;  /* cancelled calls still in the multi */
+    unsigned fresh;             /* calls whose STARTED is due */
+    unsigned in_curl;           /* > 0 while curl (or a callback run from it) is on the stack */
+    unsigned depth;             /* > 0 while drive() is on the stack */
+    unsigned pending_closes;
+    bool destroy_requested;
+    bool destroyed;
+};
+
+static void list_push(struct up_list *l, struct mb_upstream_call *c)
+{
+    c->prev = NULL;
+    c->next = l->head;
+    if (l->head)
+        l->head->prev = c;
+    l->head = c;
+    l->count++;
+}
+
+static void list_unlink(struct up_list *l, struct mb_upstream_call *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        l->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    l->count--;
+}
+
+static void call_free(struct mb_upstream_call *c)
+{
+    if (c->easy)
+        curl_easy_cleanup(c->easy);
+    curl_slist_free_all(c->headers);
+    mb_buf_dispose(&c->body);
+    free(c);
+}
+
+/* Takes the call out of whichever list it is on (and out of the multi) and keeps it, with its
+ * easy handle, for reuse; beyond max_keepalive idle calls it is freed. Never called while curl
+ * is on the stack for an active call. */
+static void call_recycle(struct mb_upstream_call *c)
+{
+    struct mb_upstream *up = c->up;
+    if (c->state == CALL_ACTIVE) {
+        curl_multi_remove_handle(up->multi, c->easy);
+        list_unlink(&up->active, c);
+    } else if (c->state == CALL_PENDING) {
+        list_unlink(&up->pending, c);
+    }
+    if (c->fresh)
+        up->fresh--;
+    curl_slist_free_all(c->headers);
+    c->headers = NULL;
+    mb_buf_dispose(&c->body);
+    c->done_cb = NULL;
+    c->progress_cb = NULL;
+    c->data = NULL;
+    c->state = CALL_FREE;
+    if (up->destroyed || up->destroy_requested || up->free_calls.count >= up->opts.max_keepalive) {
+        call_free(c);
+        return;
+    }
+    list_push(&up->free_calls, c);
+}
+
+/* --- errors ------------------------------------------------------------------------------ */
+
+static enum mb_upstream_error map_curl_error(CURLcode res)
+{
+    switch (res) {
+    case CURLE_OK:
+        return MB_UPSTREAM_OK;
+    case CURLE_OPERATION_TIMEDOUT:
+        return MB_UPSTREAM_ETIMEDOUT;
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_HTTP2:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_BAD_CONTENT_ENCODING:
+    case CURLE_USE_SSL_FAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_HTTP3:
+    case CURLE_QUIC_CONNECT_ERROR:
+    case CURLE_SSL_CLIENTCERT:
+        return MB_UPSTREAM_ECONNECT;
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+        return MB_UPSTREAM_EINVAL;
+    default:
+        return MB_UPSTREAM_EINTERNAL;
+    }
+}
+
+/* --- curl data callbacks (curl is on the stack: no multi calls here) --------------------- */
+
+static void report_headers(struct mb_upstream_call *c)
+{
+    if (c->headers_done)
+        return;
+    c->headers_done = true;
+    if (c->progress_cb)
+        c->progress_cb(c->data, MB_UPSTREAM_PHASE_HEADERS, 0, c->encoded ? SIZE_MAX : c->content_length);
+}
+
+static bool header_is(const char *line, size_t len, const char *name, const char **value, size_t *vlen)
+{
+    size_t n = strlen(name);
+    if (len <= n || strncasecmp(line, name, n) != 0 || line[n] != ':')
+        return false;
+    const char *v = line + n + 1;
+    const char *end = line + len;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    *value = v;
+    *vlen = (size_t)(end - v);
+    return true;
+}
+
+static size_t on_curl_header(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    struct mb_upstream_call *c = userdata;
+    size_t len = size * nmemb;
+    const char *v;
+    size_t vlen;
+    if (c->cancelled)
+        return 0;
+    if (c->headers_done)
+        return len;  /* trailers */
+    if (len >= 5 && strncmp(ptr, "HTTP/", 5) == 0) {
+        /* A new response (after a 1xx): forget what the previous one said. */
+        const char *sp = memchr(ptr, ' ', len);
+        c->header_status = 0;
+        if (sp && (size_t)(ptr + len - sp) > 3) {
+            long st = 0;
+            for (int i = 1; i <= 3 && sp[i] >= '0' && sp[i] <= '9'; i++)
+                st = st * 10 + (sp[i] - '0');
+            c->header_status = st;
+        }
+        c->content_length = SIZE_MAX;
+        c->encoded = false;
+    } else if (header_is(ptr, len, "Content-Length", &v, &vlen)) {
+        size_t n = 0;
+        bool ok = vlen > 0 && vlen <= 19;
+        for (size_t i = 0; ok && i < vlen; i++) {
+            if (v[i] < '0' || v[i] > '9')
+                ok = false;
+            else
+                n = n * 10 + (size_t)(v[i] - '0');
+        }
+        c->content_length = ok ? n : SIZE_MAX;
+    } else if (header_is(ptr, len, "Content-Encoding", &v, &vlen)) {
+        c->encoded = !(vlen == 8 && strncasecmp(v, "identity", 8) == 0) && vlen > 0;
+    } else if ((len == 2 && ptr[0] == '\r' && ptr[1] == '\n') || (len == 1 && ptr[0] == '\n')) {
+        if (c->header_status >= 200 || c->header_status == 0)
+            report_headers(c);
+    }
+    return c->cancelled ? 0 : len;
+}
+
+static size_t on_curl_write(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    struct mb_upstream_call *c = userdata;
+    size_t len = size * nmemb;
+    size_t rc = 0;
+    if (c->cancelled)
+        goto done;
+    report_headers(c);
+    if (c->cancelled)
+        goto done;
+    int err = mb_buf_append(&c->body, ptr, len);
+    if (err) {
+        if (err == -E2BIG)
+            c->too_big = true;
+        else
+            c->no_memory = true;
+        goto done;  /* returning less than len aborts the transfer at once */
+    }
+    if (c->progress_cb)
+        c->progress_cb(c->data, MB_UPSTREAM_PHASE_BODY, c->body.len,
+                       c->encoded ? SIZE_MAX : c->content_length);
+    if (!c->cancelled)
+        rc = len;
+done:
+    return rc;
+}
+
+/* --- completion ---------------------------------------------------------------------------- */
+
+static void complete(struct mb_upstream_call *c, CURLcode res)
+{
+    struct mb_upstream *up = c->up;
+    struct mb_upstream_response resp;
+    memset(&resp, 0, sizeof resp);
+    resp.error = map_curl_error(res);
+    resp.content_length = c->content_length;
+    c->errmsg[0] = '\0';
+    if (res != CURLE_OK) {
+        if (c->too_big) {
+            resp.error = MB_UPSTREAM_ETOOBIG;
+            snprintf(c->errmsg, sizeof c->errmsg, "response exceeded %zu bytes", c->body.max);
+        } else if (c->no_memory) {
+            resp.error = MB_UPSTREAM_EINTERNAL;
+            snprintf(c->errmsg, sizeof c->errmsg, "out of memory while reading the response");
+        } else if (res == CURLE_OPERATION_TIMEDOUT) {
+            snprintf(c->errmsg, sizeof c->errmsg, "%s (%s)", curl_easy_strerror(res),
+                     c->header_status ? "while reading the response" : "before the response");
+        } else {
+            const char *ctx = resp.error == MB_UPSTREAM_ECONNECT ? "upstream connection failed"
+                              : resp.error == MB_UPSTREAM_EINVAL ? "invalid upstream request"
+                                                                 : "upstream call failed";
+            snprintf(c->errmsg, sizeof c->errmsg, "%s: %s", ctx, curl_easy_strerror(res));
+        }
+        resp.error_message = c->errmsg;
+    }
+    long status = 0;
+    char *ctype = NULL;
+    curl_off_t total_us = 0;
+    curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(c->easy, CURLINFO_CONTENT_TYPE, &ctype);
+    curl_easy_getinfo(c->easy, CURLINFO_TOTAL_TIME_T, &total_us);
+    resp.status = status;
+    resp.content_type = ctype;
+    resp.total_seconds = (double)total_us / 1e6;
+    resp.body = c->body.data ? c->body.data : "";
+    resp.body_len = c->body.len;
+
+    /* Out of the multi before the callback, so the callback may start, cancel or destroy. */
+    curl_multi_remove_handle(up->multi, c->easy);
+    list_unlink(&up->active, c);
+    c->state = CALL_DONE;
+    up->in_flight--;
+    c->completing = true;
+    if (c->done_cb)
+        c->done_cb(c->data, &resp);
+    c->completing = false;
+    call_recycle(c);
+}
+
+/* --- driving curl ---------------------------------------------------------------------------- */
+
+static void do_destroy(struct mb_upstream *up);
+
+static int add_to_multi(struct mb_upstream_call *c)
+{
+    struct mb_upstream *up = c->up;
+    if (curl_multi_add_handle(up->multi, c->easy) != CURLM_OK)
+        return -EIO;
+    c->state = CALL_ACTIVE;
+    list_push(&up->active, c);
+    return 0;
+}
+
+/* Runs everything that had to wait for curl to return. */
+static void settle(struct mb_upstream *up)
+{
+    if (up->deferred_cancels) {
+        struct mb_upstream_call *c = up->active.head;
+        while (c) {
+            struct mb_upstream_call *next = c->next;
+            if (c->cancelled)
+                call_recycle(c);
+            c = next;
+        }
+        up->deferred_cancels = 0;
+    }
+    while (!up->destroy_requested && up->pending.head) {
+        struct mb_upstream_call *c = up->pending.head;
+        list_unlink(&up->pending, c);
+        c->state = CALL_FREE;
+        if (add_to_multi(c) != 0) {
+            /* The caller already holds the handle, so it learns through its callback. */
+            struct mb_upstream_response resp;
+            memset(&resp, 0, sizeof resp);
+            resp.error = MB_UPSTREAM_EINTERNAL;
+            resp.error_message = "curl refused the transfer";
+            resp.body = "";
+            resp.content_length = SIZE_MAX;
+            up->in_flight--;
+            c->state = CALL_DONE;
+            c->completing = true;
+            if (c->done_cb)
+                c->done_cb(c->data, &resp);
+            c->completing = false;
+            call_recycle(c);
+        }
+    }
+}
+
+static void drive(struct mb_upstream *up, curl_socket_t fd, int flags)
+{
+    int running = 0;
+    up->depth++;
+    if (up->fresh) {
+        up->in_curl++;  /* cancels and starts from STARTED callbacks are deferred */
+        for (struct mb_upstream_call *c = up->active.head; c && up->fresh; c = c->next) {
+            if (!c->fresh)
+                continue;
+            c->fresh = false;
+            up->fresh--;
+            if (c->progress_cb && !c->cancelled)
+                c->progress_cb(c->data, MB_UPSTREAM_PHASE_STARTED, 0, SIZE_MAX);
+        }
+        up->in_curl--;
+        settle(up);
+    }
+    if (!up->destroy_requested) {
+        up->in_curl++;
+        curl_multi_socket_action(up->multi, fd, flags, &running);
+        up->in_curl--;
+        settle(up);
+    }
+    CURLMsg *msg;
+    int left;
+    while (!up->destroy_requested && (msg = curl_multi_info_read(up->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        char *priv = NULL;
+        CURLcode res = msg->data.result;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+        struct mb_upstream_call *c = (struct mb_upstream_call *)priv;
+        if (!c || c->state != CALL_ACTIVE)
+            continue;
+        if (c->cancelled) {
+            call_recycle(c);
+            continue;
+        }
+        complete(c, res);
+    }
+    if (!up->destroy_requested)
+        settle(up);
+    up->depth--;
+    if (up->depth == 0 && up->destroy_requested && !up->destroyed)
+        do_destroy(up);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    struct mb_upstream *up = t->data;
+    drive(up, CURL_SOCKET_TIMEOUT, 0);
+}
+
+static void on_poll(uv_poll_t *p, int status, int events)
+{
+    struct up_sock *s = p->data;
+    struct mb_upstream *up = s->up;
+    int flags = 0;
+    if (status < 0)
+        flags = CURL_CSELECT_ERR;
+    else {
+        if (events & UV_READABLE)
+            flags |= CURL_CSELECT_IN;
+        if (events & UV_WRITABLE)
+            flags |= CURL_CSELECT_OUT;
+    }
+    drive(up, s->fd, flags);  /* s may be closed by now; its memory lives until on_close */
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct mb_upstream *up;
+    if (h->type == UV_POLL) {
+        struct up_sock *s = h->data;
+        up = s->up;
+        free(s);
+    } else {
+        up = h->data;
+    }
+    up->pending_closes--;
+    if (up->destroyed && up->pending_closes == 0)
+        free(up);
+}
+
+static void sock_close(struct mb_upstream *up, struct up_sock *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        up->socks = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    uv_poll_stop(&s->poll);
+    up->pending_closes++;
+    uv_close((uv_handle_t *)&s->poll, on_handle_closed);
+}
+
+/* CURLMOPT_SOCKETFUNCTION. socketp is the up_sock we assigned to this socket, so an fd number
+ * that curl closed and reopened always starts with a fresh poll handle. */
+static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    struct mb_upstream *up = userp;
+    struct up_sock *s = socketp;
+    int rc = -1;
+    if (what == CURL_POLL_REMOVE) {
+        if (s) {
+            if (!up->destroyed)
+                curl_multi_assign(up->multi, fd, NULL);
+            sock_close(up, s);
+        }
+        rc = 0;
+        goto done;
+    }
+    if (up->destroyed)
+        goto done;
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        if (!s)
+            goto done;
+        if (uv_poll_init_socket(up->loop, &s->poll, fd) != 0) {
+            mb_warn("upstream", "cannot watch socket %d", (int)fd);
+            free(s);
+            goto done;
+        }
+        s->fd = fd;
+        s->up = up;
+        s->poll.data = s;
+        s->next = up->socks;
+        if (up->socks)
+            up->socks->prev = s;
+        up->socks = s;
+        curl_multi_assign(up->multi, fd, s);
+    }
+    int events = 0;
+    if (what & CURL_POLL_IN)
+        events |= UV_READABLE;
+    if (what & CURL_POLL_OUT)
+        events |= UV_WRITABLE;
+    if (uv_poll_start(&s->poll, events, on_poll) != 0)
+        goto done;
+    rc = 0;
+done:
+    return rc;
+}
+
+/* CURLMOPT_TIMERFUNCTION: -1 stops the timer, 0 fires it on the next loop iteration. */
+static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+    struct mb_upstream *up = userp;
+    if (up->destroyed)
+        return 0;
+    if (timeout_ms < 0)
+        uv_timer_stop(&up->timer);
+    else
+        uv_timer_start(&up->timer, on_timer, (uint64_t)timeout_ms, 0);
+    return 0;
+}
+
+/* --- public API ------------------------------------------------------------------------------ */
+
+struct mb_upstream *mb_upstream_create(uv_loop_t *loop, const struct mb_upstream_options *opts)
+{
+    struct mb_upstream *up = NULL;
+    if (!loop)
+        goto fail;
+    up = calloc(1, sizeof *up);
+    if (!up)
+        goto fail;
+    up->loop = loop;
+    if (opts)
+        up->opts = *opts;
+    if (!up->opts.max_connections)
+        up->opts.max_connections = UP_DEFAULT_MAX_CONNECTIONS;
+    if (!up->opts.max_keepalive)
+        up->opts.max_keepalive = UP_DEFAULT_MAX_KEEPALIVE;
+    if (!up->opts.connect_timeout_ms)
+        up->opts.connect_timeout_ms = UP_DEFAULT_CONNECT_TIMEOUT_MS;
+    up->multi = curl_multi_init();
+    if (!up->multi)
+        goto fail;
+    if (uv_timer_init(loop, &up->timer) != 0)
+        goto fail;
+    up->timer.data = up;
+    curl_multi_setopt(up->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+    curl_multi_setopt(up->multi, CURLMOPT_SOCKETDATA, up);
+    curl_multi_setopt(up->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+    curl_multi_setopt(up->multi, CURLMOPT_TIMERDATA, up);
+    curl_multi_setopt(up->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)up->opts.max_connections);
+    curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, (long)up->opts.max_keepalive);
+    return up;
+fail:
+    if (up) {
+        if (up->multi)
+            curl_multi_cleanup(up->multi);
+        free(up);
+    }
+    return NULL;
+}
+
+static struct mb_upstream_call *call_get(struct mb_upstream *up)
+{
+    struct mb_upstream_call *c = up->free_calls.head;
+    if (c) {
+        list_unlink(&up->free_calls, c);
+        curl_easy_reset(c->easy);
+    } else {
+        c = calloc(1, sizeof *c);
+        if (!c)
+            return NULL;
+        c->up = up;
+        c->easy = curl_easy_init();
+        if (!c->easy) {
+            free(c);
+            return NULL;
+        }
+    }
+    c->state = CALL_FREE;
+    c->headers = NULL;
+    mb_buf_init(&c->body, UP_DEFAULT_MAX_RESPONSE);
+    c->content_length = SIZE_MAX;
+    c->header_status = 0;
+    c->fresh = c->headers_done = c->encoded = false;
+    c->cancelled = c->completing = c->too_big = c->no_memory = false;
+    c->errmsg[0] = '\0';
+    return c;
+}
+
+static bool line_is_safe(const char *s)
+{
+    return s && !strpbrk(s, "\r\n");
+}
+
+static int headers_add(struct mb_upstream_call *c, const char *line)
+{
+    struct curl_slist *n = curl_slist_append(c->headers, line);
+    if (!n)
+        return -ENOMEM;
+    c->headers = n;
+    return 0;
+}
+
+/* POST, PUT and PATCH always carry a body (maybe empty); other verbs only when given one. */
+static bool sends_body(const struct mb_upstream_request *req)
+{
+    return req->body || strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0 ||
+           strcmp(req->method, "PATCH") == 0;
+}
+
+static int call_configure(struct mb_upstream_call *c, const struct mb_upstream_request *req)
+{
+    struct mb_upstream *up = c->up;
+    CURL *e = c->easy;
+    bool has_expect = false, has_ctype = false;
+    int rc = -EINVAL;
+    if (!req->method || !req->method[0] || !line_is_safe(req->method) || strpbrk(req->method, " \t"))
+        goto done;
+    if (!req->url || !req->url[0] || !line_is_safe(req->url))
+        goto done;
+    if (req->body_len && !req->body)
+        goto done;
+    for (size_t i = 0; i < req->header_count; i++) {
+        const char *h = req->headers ? req->headers[i] : NULL;
+        if (!line_is_safe(h) || !strchr(h, ':'))
+            goto done;
+        if (strncasecmp(h, "Expect:", 7) == 0)
+            has_expect = true;
+        if (strncasecmp(h, "Content-Type:", 13) == 0)
+            has_ctype = true;
+        if (headers_add(c, h) != 0) {
+            rc = -ENOMEM;
+            goto done;
+        }
+    }
+    rc = -ENOMEM;
+    bool body = sends_body(req);
+    /* No 100-continue round trip, and no form-urlencoded type the caller did not ask for. */
+    if (body && !has_expect && headers_add(c, "Expect:") != 0)
+        goto done;
+    if (body && !has_ctype && headers_add(c, "Content-Type:") != 0)
+        goto done;
+    mb_buf_init(&c->body, req->max_response_bytes ? req->max_response_bytes : UP_DEFAULT_MAX_RESPONSE);
+    bool ok = true;
+    ok &= curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)c) == CURLE_OK;
+    ok &= curl_easy_setopt(e, CURLOPT_URL, req->url) == CURLE_OK;
+    ok &= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;
+    ok &= curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L) == CURLE_OK;
+    ok &= curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L) == CURLE_OK;
+#if LIBCURL_VERSION_NUM >= 0x075500
+    ok &= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK;
+#else
+    ok &= curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) == CURLE_OK;
+#endif
+    ok &= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK;
+    ok &= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)up->opts.connect_timeout_ms) == CURLE_OK;
+    ok &= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)req->timeout_ms) == CURLE_OK;
+    if (up->opts.accept_encoding)
+        ok &= curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "") == CURLE_OK;
+    ok &= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_curl_write) == CURLE_OK;
+    ok &= curl_easy_setopt(e, CURLOPT_WRITEDATA, c) == CURLE_OK;
+    ok &= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_curl_header) == CURLE_OK;
+    ok &= curl_easy_setopt(e, CURLOPT_HEADERDATA, c) == CURLE_OK;
+    if (c->headers)
+        ok &= curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers) == CURLE_OK;
+    if (strcmp(req->method, "HEAD") == 0 && !req->body) {
+        ok &= curl_easy_setopt(e, CURLOPT_NOBODY, 1L) == CURLE_OK;
+    } else if (!body) {
+        ok &= curl_easy_setopt(e, CURLOPT_HTTPGET, 1L) == CURLE_OK;
+        if (strcmp(req->method, "GET") != 0)
+            ok &= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method) == CURLE_OK;
+    } else {
+        /* POST semantics carry the body (copied by curl); other verbs ride on CUSTOMREQUEST. */
+        ok &= curl_easy_setopt(e, CURLOPT_POST, 1L) == CURLE_OK;
+        ok &= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len) == CURLE_OK;
+        ok &= curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, req->body ? req->body : "") == CURLE_OK;
+        if (strcmp(req->method, "POST") != 0)
+            ok &= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method) == CURLE_OK;
+    }
+    if (!ok)
+        goto done;
+    rc = 0;
+done:
+    return rc;
+}
+
+struct mb_upstream_call *mb_upstream_start(struct mb_upstream *up, const struct mb_upstream_request *req,
+                                           mb_upstream_done_cb done_cb,
+                                           mb_upstream_progress_cb progress_cb, void *data)
+{
+    struct mb_upstream_call *c = NULL;
+    if (!up || !req || up->destroy_requested || up->destroyed)
+        goto fail;
+    c = call_get(up);
+    if (!c)
+        goto fail;
+    if (call_configure(c, req) != 0)
+        goto fail;
+    c->done_cb = done_cb;
+    c->progress_cb = progress_cb;
+    c->data = data;
+    if (up->in_curl) {
+        /* curl forbids adding from inside its callbacks: drive() adds it once curl returns. */
+        c->state = CALL_PENDING;
+        list_push(&up->pending, c);
+    } else if (add_to_multi(c) != 0) {
+        goto fail;
+    }
+    c->fresh = true;
+    up->fresh++;
+    up->in_flight++;
+    return c;
+fail:
+    if (c)
+        call_recycle(c);
+    return NULL;
+}
+
+void mb_upstream_cancel(struct mb_upstream_call *call)
+{
+    if (!call || call->state == CALL_FREE || call->cancelled || call->completing)
+        return;
+    struct mb_upstream *up = call->up;
+    call->cancelled = true;
+    call->done_cb = NULL;
+    call->progress_cb = NULL;
+    up->in_flight--;
+    if (call->state == CALL_ACTIVE && up->in_curl) {
+        up->deferred_cancels++;  /* settle() removes it once curl has returned */
+        return;
+    }
+    call_recycle(call);
+}
+
+unsigned mb_upstream_active(const struct mb_upstream *up)
+{
+    return up ? up->in_flight : 0;
+}
+
+static void do_destroy(struct mb_upstream *up)
+{
+    struct mb_upstream_call *c;
+    up->destroy_requested = true;
+    while ((c = up->active.head)) {
+        curl_multi_remove_handle(up->multi, c->easy);
+        list_unlink(&up->active, c);
+        call_free(c);
+    }
+    while ((c = up->pending.head)) {
+        list_unlink(&up->pending, c);
+        call_free(c);
+    }
+    while ((c = up->free_calls.head)) {
+        list_unlink(&up->free_calls, c);
+        call_free(c);
+    }
+    up->destroyed = true;  /* curl callbacks from cleanup only close polls from here on */
+    curl_multi_cleanup(up->multi);
+    up->multi = NULL;
+    while (up->socks)
+        sock_close(up, up->socks);
+    uv_timer_stop(&up->timer);
+    up->pending_closes++;
+    uv_close((uv_handle_t *)&up->timer, on_handle_closed);
+}
+
+void mb_upstream_destroy(struct mb_upstream *up)
+{
+    if (!up || up->destroy_requested)
+        return;
+    up->destroy_requested = true;
+    for (struct mb_upstream_call *c = up->active.head; c; c = c->next) {
+        c->cancelled = true;
+        c->done_cb = NULL;
+        c->progress_cb = NULL;
+    }
+    for (struct mb_upstream_call *c = up->pending.head; c; c = c->next) {
+        c->cancelled = true;
+        c->done_cb = NULL;
+        c->progress_cb = NULL;
+    }
+    up->in_flight = 0;
+    if (up->depth == 0)
+        do_destroy(up);
+}

@@ -1,0 +1,1143 @@
+/* Unit tests for src/upstream: a small HTTP/1.1 server on 127.0.0.1 (port 0) runs on the same
+ * libuv loop as the client and answers a handful of routes (JSON with keep-alive, 404, a body
+ * far over the cap, an endless chunked body, a request it never answers, gzip bodies, an echo).
+ * The server counts accepts and notices when the client hangs up mid-body, so the tests can
+ * check connection reuse and that an oversized transfer really stopped early. Every wait is
+ * bounded by a deadline timer; nothing measures speed. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "upstream/upstream.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define BIG_TOTAL (64u * 1024u * 1024u)
+#define CHUNK (64u * 1024u)
+#define IN_MAX (64u * 1024u)
+
+/* --- gzip without zlib: fixed-Huffman deflate, literals plus runs (length 258, distance 1) --- */
+
+struct bits {
+    unsigned char *p;
+    size_t len, cap;
+    unsigned acc, n;
+};
+
+static void bits_put(struct bits *b, unsigned v, unsigned count)  /* LSB first */
+{
+    for (unsigned i = 0; i < count; i++) {
+        b->acc |= ((v >> i) & 1u) << b->n;
+        if (++b->n == 8) {
+            assert_true(b->len < b->cap);
+            b->p[b->len++] = (unsigned char)b->acc;
+            b->acc = b->n = 0;
+        }
+    }
+}
+
+static void bits_code(struct bits *b, unsigned code, unsigned count)  /* Huffman: MSB first */
+{
+    for (unsigned i = count; i-- > 0;)
+        bits_put(b, (code >> i) & 1u, 1);
+}
+
+static void put_symbol(struct bits *b, unsigned v)
+{
+    if (v <= 143)
+        bits_code(b, 0x30 + v, 8);
+    else if (v <= 255)
+        bits_code(b, 0x190 + (v - 144), 9);
+    else if (v <= 279)
+        bits_code(b, v - 256, 7);
+    else
+        bits_code(b, 0xC0 + (v - 280), 8);
+}
+
+static uint32_t crc32_of(const unsigned char *p, size_t n)
+{
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++)
+            c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+    }
+    return c ^ 0xFFFFFFFFu;
+}
+
+/* Returns a malloc'd gzip member of data; *out_len gets its size. */
+static unsigned char *gzip_encode(const unsigned char *data, size_t n, size_t *out_len)
+{
+    struct bits b = {.cap = n * 9 / 8 + 64};
+    b.p = malloc(b.cap);
+    assert_non_null(b.p);
+    static const unsigned char hdr[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff};
+    memcpy(b.p, hdr, sizeof hdr);
+    b.len = sizeof hdr;
+    bits_put(&b, 1, 1);  /* BFINAL */
+    bits_put(&b, 1, 2);  /* BTYPE = fixed Huffman */
+    size_t i = 0;
+    while (i < n) {
+        size_t run = 0;
+        while (i > 0 && run < 258 && i + run < n && data[i + run] == data[i - 1])
+            run++;
+        if (run == 258) {
+            put_symbol(&b, 285);  /* length 258 */
+            bits_code(&b, 0, 5);  /* distance 1 */
+            i += 258;
+        } else {
+            put_symbol(&b, data[i]);
+            i++;
+        }
+    }
+    put_symbol(&b, 256);
+    if (b.n)
+        bits_put(&b, 0, 8 - b.n);
+    uint32_t crc = crc32_of(data, n);
+    uint32_t isize = (uint32_t)n;
+    assert_true(b.len + 8 <= b.cap);
+    for (int k = 0; k < 4; k++)
+        b.p[b.len++] = (unsigned char)(crc >> (8 * k));
+    for (int k = 0; k < 4; k++)
+        b.p[b.len++] = (unsigned char)(isize >> (8 * k));
+    *out_len = b.len;
+    return b.p;
+}
+
+/* --- the test server -------------------------------------------------------------------------- */
+
+enum conn_mode { MODE_IDLE, MODE_BIG, MODE_ENDLESS, MODE_HOLD };
+
+struct srv;
+
+struct conn {
+    uv_tcp_t tcp;
+    struct srv *srv;
+    char in[IN_MAX];
+    size_t in_len;
+    enum conn_mode mode;
+    size_t stream_sent;
+    bool is_head;  /* answering a HEAD: headers only */
+    bool closing;
+    struct conn *prev, *next;
+};
+
+struct srv {
+    uv_loop_t *loop;
+    uv_tcp_t tcp;
+    bool listening;
+    int port;
+    unsigned accepts;
+    unsigned requests;
+    unsigned peer_closes;     /* client hung up */
+    unsigned hold_requests;   /* requests to /slow */
+    bool stream_aborted;      /* client hung up during /big or /endless */
+    size_t stream_sent_at_close;
+    char last_method[16];
+    char last_path[64];
+    char last_accept_encoding[64];
+    char last_xtest[64];
+    char last_ctype[64];
+    char last_clen[32];
+    char last_body[256];
+    size_t last_body_len;
+    struct conn *conns;
+};
+
+/* Built once in main: a JSON text and its gzip, and a gzip that inflates 4 MiB of 'A'. */
+static char *plain_small;
+static size_t plain_small_len;
+static unsigned char *gzip_small;
+static size_t gzip_small_len;
+static unsigned char *gzip_bomb;
+static size_t gzip_bomb_len;
+
+struct wreq {
+    uv_write_t req;
+    struct conn *c;
+    bool streaming;
+    char data[];
+};
+
+static char chunk_data[CHUNK];
+
+static void conn_on_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void conn_close(struct conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        c->srv->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    uv_close((uv_handle_t *)&c->tcp, conn_on_closed);
+}
+
+static void conn_peer_gone(struct conn *c)
+{
+    if (c->closing)
+        return;
+    uv_stop(c->srv->loop);
+    c->srv->peer_closes++;
+    if (c->mode == MODE_BIG || c->mode == MODE_ENDLESS) {
+        c->srv->stream_aborted = true;
+        c->srv->stream_sent_at_close = c->stream_sent;
+    }
+    conn_close(c);
+}
+
+static void stream_next(struct conn *c);
+static void conn_process(struct conn *c);
+
+static void on_srv_write(uv_write_t *req, int status)
+{
+    struct wreq *w = (struct wreq *)req;
+    struct conn *c = w->c;
+    bool streaming = w->streaming;
+    free(w);
+    if (c->closing)
+        return;
+    if (status < 0) {
+        conn_peer_gone(c);
+        return;
+    }
+    if (streaming)
+        stream_next(c);
+}
+
+static void conn_send(struct conn *c, const char *data, size_t len)
+{
+    struct wreq *w = malloc(sizeof *w + len);
+    assert_non_null(w);
+    w->c = c;
+    w->streaming = false;
+    memcpy(w->data, data, len);
+    uv_buf_t b = uv_buf_init(w->data, (unsigned)len);
+    assert_int_equal(uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_srv_write), 0);
+}
+
+static void send_response(struct conn *c, int status, const char *reason, const char *ctype,
+                          const char *extra, const void *body, size_t len)
+{
+    char head[512];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s\r\n", status,
+                     reason, ctype, len, extra ? extra : "");
+    assert_true(n > 0 && (size_t)n < sizeof head);
+    if (c->is_head)
+        len = 0;
+    char *all = malloc((size_t)n + len);
+    assert_non_null(all);
+    memcpy(all, head, (size_t)n);
+    if (len)
+        memcpy(all + n, body, len);
+    conn_send(c, all, (size_t)n + len);
+    free(all);
+}
+
+static void stream_next(struct conn *c)
+{
+    struct wreq *w = malloc(sizeof *w);
+    assert_non_null(w);
+    w->c = c;
+    w->streaming = true;
+    if (c->mode == MODE_BIG) {
+        if (c->stream_sent >= BIG_TOTAL) {
+            free(w);
+            c->mode = MODE_IDLE;
+            conn_process(c);
+            return;
+        }
+        uv_buf_t b = uv_buf_init(chunk_data, CHUNK);
+        c->stream_sent += CHUNK;
+        assert_int_equal(uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_srv_write), 0);
+    } else {
+        static char size_line[] = "10000\r\n";
+        static char crlf[] = "\r\n";
+        uv_buf_t b[3] = {uv_buf_init(size_line, 7), uv_buf_init(chunk_data, CHUNK), uv_buf_init(crlf, 2)};
+        c->stream_sent += CHUNK;
+        assert_int_equal(uv_write(&w->req, (uv_stream_t *)&c->tcp, b, 3, on_srv_write), 0);
+    }
+}
+
+static void copy_header(const char *head, size_t head_len, const char *name, char *out, size_t cap)
+{
+    size_t nlen = strlen(name);
+    out[0] = '\0';
+    const char *p = head;
+    const char *end = head + head_len;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol)
+            break;
+        if ((size_t)(eol - p) > nlen && strncasecmp(p, name, nlen) == 0 && p[nlen] == ':') {
+            const char *v = p + nlen + 1;
+            while (*v == ' ')
+                v++;
+            size_t vlen = (size_t)(eol - v);
+            if (vlen && v[vlen - 1] == '\r')
+                vlen--;
+            if (vlen >= cap)
+                vlen = cap - 1;
+            memcpy(out, v, vlen);
+            out[vlen] = '\0';
+            return;
+        }
+        p = eol + 1;
+    }
+}
+
+static void handle_request(struct conn *c, const char *method, const char *path, const char *body,
+                           size_t body_len)
+{
+    struct srv *s = c->srv;
+    uv_stop(s->loop);  /* RUN_UNTIL re-checks its condition */
+    s->requests++;
+    if (strcmp(path, "/json") == 0) {
+        static const char js[] = "{\"ok\":true,\"n\":1}";
+        send_response(c, 200, "OK", "application/json", NULL, js, sizeof js - 1);
+    } else if (strcmp(path, "/notfound") == 0) {
+        send_response(c, 404, "Not Found", "text/plain", NULL, "no such thing", 13);
+    } else if (strncmp(path, "/sized/", 7) == 0) {
+        size_t n = strtoul(path + 7, NULL, 10);
+        char *b = malloc(n + 1);
+        assert_non_null(b);
+        for (size_t i = 0; i < n; i++)
+            b[i] = (char)('a' + i % 26);
+        send_response(c, 200, "OK", "text/plain", NULL, b, n);
+        free(b);
+    } else if (strcmp(path, "/big") == 0) {
+        char head[256];
+        int n = snprintf(head, sizeof head,
+                         "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                         "Content-Length: %u\r\n\r\n", BIG_TOTAL);
+        conn_send(c, head, (size_t)n);
+        c->mode = MODE_BIG;
+        c->stream_sent = 0;
+        stream_next(c);
+    } else if (strcmp(path, "/endless") == 0) {
+        static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                                   "Transfer-Encoding: chunked\r\n\r\n";
+        conn_send(c, head, sizeof head - 1);
+        c->mode = MODE_ENDLESS;
+        c->stream_sent = 0;
+        stream_next(c);
+    } else if (strcmp(path, "/slow") == 0) {
+        s->hold_requests++;
+        c->mode = MODE_HOLD;
+    } else if (strcmp(path, "/gzip") == 0) {
+        send_response(c, 200, "OK", "application/json", "Content-Encoding: gzip\r\n", gzip_small,
+                      gzip_small_len);
+    } else if (strcmp(path, "/bomb") == 0) {
+        send_response(c, 200, "OK", "text/plain", "Content-Encoding: gzip\r\n", gzip_bomb,
+                      gzip_bomb_len);
+    } else if (strcmp(path, "/echo") == 0) {
+        send_response(c, 200, "OK", "application/json", NULL, body, body_len);
+    } else {
+        send_response(c, 400, "Bad Request", "text/plain", NULL, "?", 1);
+    }
+    (void)method;
+}
+
+/* Parses and answers every complete request in the buffer (one at a time, HTTP/1.1). */
+static void conn_process(struct conn *c)
+{
+    struct srv *s = c->srv;
+    while (c->mode == MODE_IDLE && !c->closing) {
+        char *end = memmem(c->in, c->in_len, "\r\n\r\n", 4);
+        if (!end)
+            return;
+        size_t head_len = (size_t)(end - c->in) + 4;
+        char clen[32];
+        copy_header(c->in, head_len, "Content-Length", clen, sizeof clen);
+        size_t body_len = clen[0] ? strtoul(clen, NULL, 10) : 0;
+        if (head_len + body_len > c->in_len)
+            return;
+        char method[16] = "", path[64] = "";
+        assert_int_equal(sscanf(c->in, "%15s %63s", method, path), 2);
+        snprintf(s->last_method, sizeof s->last_method, "%s", method);
+        snprintf(s->last_path, sizeof s->last_path, "%s", path);
+        copy_header(c->in, head_len, "Accept-Encoding", s->last_accept_encoding,
+                    sizeof s->last_accept_encoding);
+        copy_header(c->in, head_len, "X-Test", s->last_xtest, sizeof s->last_xtest);
+        copy_header(c->in, head_len, "Content-Type", s->last_ctype, sizeof s->last_ctype);
+        snprintf(s->last_clen, sizeof s->last_clen, "%s", clen);
+        s->last_body_len = body_len < sizeof s->last_body - 1 ? body_len : sizeof s->last_body - 1;
+        memcpy(s->last_body, c->in + head_len, s->last_body_len);
+        s->last_body[s->last_body_len] = '\0';
+        char *body = malloc(body_len + 1);
+        assert_non_null(body);
+        memcpy(body, c->in + head_len, body_len);
+        size_t used = head_len + body_len;
+        memmove(c->in, c->in + used, c->in_len - used);
+        c->in_len -= used;
+        c->is_head = strcmp(method, "HEAD") == 0;
+        handle_request(c, method, path, body, body_len);
+        free(body);
+    }
+}
+
+static void on_srv_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct conn *c = h->data;
+    *buf = uv_buf_init(c->in + c->in_len, (unsigned)(IN_MAX - c->in_len));
+}
+
+static void on_srv_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+    struct conn *c = st->data;
+    if (n < 0) {
+        conn_peer_gone(c);
+        return;
+    }
+    c->in_len += (size_t)n;
+    conn_process(c);
+}
+
+static void on_srv_connection(uv_stream_t *server, int status)
+{
+    struct srv *s = server->data;
+    assert_int_equal(status, 0);
+    struct conn *c = calloc(1, sizeof *c);
+    assert_non_null(c);
+    c->srv = s;
+    assert_int_equal(uv_tcp_init(s->loop, &c->tcp), 0);
+    c->tcp.data = c;
+    assert_int_equal(uv_accept(server, (uv_stream_t *)&c->tcp), 0);
+    s->accepts++;
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    assert_int_equal(uv_read_start((uv_stream_t *)&c->tcp, on_srv_alloc, on_srv_read), 0);
+}
+
+static void srv_start(struct srv *s, uv_loop_t *loop)
+{
+    memset(s, 0, sizeof *s);
+    s->loop = loop;
+    assert_int_equal(uv_tcp_init(loop, &s->tcp), 0);
+    s->tcp.data = s;
+    struct sockaddr_in addr;
+    assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &addr), 0);
+    assert_int_equal(uv_tcp_bind(&s->tcp, (const struct sockaddr *)&addr, 0), 0);
+    assert_int_equal(uv_listen((uv_stream_t *)&s->tcp, 128, on_srv_connection), 0);
+    struct sockaddr_in bound;
+    int len = sizeof bound;
+    assert_int_equal(uv_tcp_getsockname(&s->tcp, (struct sockaddr *)&bound, &len), 0);
+    s->port = ntohs(bound.sin_port);
+    s->listening = true;
+}
+
+static void make_gzip_bodies(void)
+{
+    char *plain = malloc(8192);
+    assert_non_null(plain);
+    size_t n = 0;
+    n += (size_t)snprintf(plain + n, 8192 - n, "{\"items\":[");
+    for (int i = 0; i < 200; i++)
+        n += (size_t)snprintf(plain + n, 8192 - n, "%s{\"id\":%d}", i ? "," : "", i);
+    n += (size_t)snprintf(plain + n, 8192 - n, "]}");
+    plain_small = plain;
+    plain_small_len = n;
+    gzip_small = gzip_encode((unsigned char *)plain, n, &gzip_small_len);
+    size_t bomb_len = 4u * 1024u * 1024u;
+    unsigned char *bomb = malloc(bomb_len);
+    assert_non_null(bomb);
+    memset(bomb, 'A', bomb_len);
+    gzip_bomb = gzip_encode(bomb, bomb_len, &gzip_bomb_len);
+    free(bomb);
+}
+
+static void srv_stop(struct srv *s)
+{
+    while (s->conns)
+        conn_close(s->conns);
+    if (s->listening)
+        uv_close((uv_handle_t *)&s->tcp, NULL);
+    s->listening = false;
+}
+
+/* --- fixture ----------------------------------------------------------------------------------- */
+
+struct fx {
+    uv_loop_t loop;
+    struct srv srv;
+    struct mb_upstream *up;
+    uv_timer_t deadline;
+    bool expired;
+};
+
+static void on_deadline(uv_timer_t *t)
+{
+    struct fx *f = t->data;
+    f->expired = true;
+}
+
+/* Runs the loop until cond holds or ms pass; the caller asserts cond afterwards. Callbacks that
+ * may change a condition call uv_stop so that UV_RUN_ONCE returns instead of sleeping on. */
+#define RUN_UNTIL(f, cond, ms)                                                   \
+    do {                                                                         \
+        (f)->expired = false;                                                    \
+        uv_timer_start(&(f)->deadline, on_deadline, (ms), 0);                    \
+        while (!(cond) && !(f)->expired)                                         \
+            uv_run(&(f)->loop, UV_RUN_ONCE);                                     \
+        uv_timer_stop(&(f)->deadline);                                           \
+    } while (0)
+
+static int fx_setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    assert_int_equal(uv_loop_init(&f->loop), 0);
+    assert_int_equal(uv_timer_init(&f->loop, &f->deadline), 0);
+    f->deadline.data = f;
+    srv_start(&f->srv, &f->loop);
+    *state = f;
+    return 0;
+}
+
+static int fx_teardown(void **state)
+{
+    struct fx *f = *state;
+    if (f->up)
+        mb_upstream_destroy(f->up);
+    f->up = NULL;
+    srv_stop(&f->srv);
+    uv_close((uv_handle_t *)&f->deadline, NULL);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    /* Fails when the client left a handle open. */
+    assert_int_equal(uv_loop_close(&f->loop), 0);
+    free(f);
+    return 0;
+}
+
+static struct mb_upstream *fx_up(struct fx *f, const struct mb_upstream_options *o)
+{
+    f->up = mb_upstream_create(&f->loop, o);
+    assert_non_null(f->up);
+    return f->up;
+}
+
+static void url_for(struct fx *f, char *out, size_t cap, const char *path)
+{
+    snprintf(out, cap, "http://127.0.0.1:%d%s", f->srv.port, path);
+}
+
+/* --- call results ------------------------------------------------------------------------------ */
+
+#define MAX_PHASES 4096
+
+struct result {
+    struct fx *f;
+    int done_calls;
+    enum mb_upstream_error error;
+    long status;
+    char ctype[64];
+    char errmsg[128];
+    char *body;
+    size_t body_len;
+    size_t content_length;
+    double total_seconds;
+    unsigned nphases;
+    enum mb_upstream_phase phases[MAX_PHASES];
+    size_t received[MAX_PHASES];
+    size_t totals[MAX_PHASES];
+    /* actions run from callbacks */
+    struct mb_upstream_call *cancel_on_done;       /* cancel this other call from done */
+    bool destroy_on_done;
+    bool cancel_self_on_body;
+    bool start_on_started;
+    struct mb_upstream_call *self;
+    struct result *started_result;                 /* result of the call started from STARTED */
+};
+
+static void result_free(struct result *r)
+{
+    free(r->body);
+    free(r);
+}
+
+static struct result *result_new(struct fx *f)
+{
+    struct result *r = calloc(1, sizeof *r);
+    assert_non_null(r);
+    r->f = f;
+    return r;
+}
+
+static void on_done(void *data, const struct mb_upstream_response *resp)
+{
+    struct result *r = data;
+    uv_stop(&r->f->loop);
+    r->done_calls++;
+    r->error = resp->error;
+    r->status = resp->status;
+    snprintf(r->ctype, sizeof r->ctype, "%s", resp->content_type ? resp->content_type : "");
+    snprintf(r->errmsg, sizeof r->errmsg, "%s", resp->error_message ? resp->error_message : "");
+    assert_non_null(resp->body);
+    assert_int_equal(resp->body[resp->body_len], '\0');
+    free(r->body);
+    r->body = malloc(resp->body_len + 1);
+    assert_non_null(r->body);
+    memcpy(r->body, resp->body, resp->body_len + 1);
+    r->body_len = resp->body_len;
+    r->content_length = resp->content_length;
+    r->total_seconds = resp->total_seconds;
+    if (r->cancel_on_done)
+        mb_upstream_cancel(r->cancel_on_done);
+    if (r->destroy_on_done) {
+        mb_upstream_destroy(r->f->up);
+        r->f->up = NULL;
+    }
+}
+
+static void on_progress(void *data, enum mb_upstream_phase phase, size_t received, size_t total)
+{
+    struct result *r = data;
+    uv_stop(&r->f->loop);
+    assert_int_equal(r->done_calls, 0);
+    if (r->nphases < MAX_PHASES) {
+        r->phases[r->nphases] = phase;
+        r->received[r->nphases] = received;
+        r->totals[r->nphases] = total;
+        r->nphases++;
+    }
+    if (phase == MB_UPSTREAM_PHASE_BODY && r->cancel_self_on_body) {
+        r->cancel_self_on_body = false;
+        mb_upstream_cancel(r->self);
+    }
+    if (phase == MB_UPSTREAM_PHASE_STARTED && r->start_on_started) {
+        char url[128];
+        url_for(r->f, url, sizeof url, "/json");
+        struct mb_upstream_request req = {.method = "GET", .url = url};
+        r->started_result = result_new(r->f);
+        assert_non_null(mb_upstream_start(r->f->up, &req, on_done, NULL, r->started_result));
+    }
+}
+
+static struct mb_upstream_call *start_get(struct fx *f, const char *path, struct result *r,
+                                          unsigned timeout_ms, size_t cap)
+{
+    char url[128];
+    url_for(f, url, sizeof url, path);
+    struct mb_upstream_request req = {.method = "GET", .url = url, .timeout_ms = timeout_ms,
+                                      .max_response_bytes = cap};
+    struct mb_upstream_call *c = mb_upstream_start(f->up, &req, on_done, on_progress, r);
+    assert_non_null(c);
+    r->self = c;
+    /* Never completes from inside mb_upstream_start. */
+    assert_int_equal(r->done_calls, 0);
+    return c;
+}
+
+/* --- tests ------------------------------------------------------------------------------------- */
+
+static void test_json_keepalive_reuses_one_connection(void **state)
+{
+    struct fx *f = *state;
+    fx_up(f, NULL);
+    struct result *a = result_new(f), *b = result_new(f);
+    start_get(f, "/json", a, 5000, 0);
+    assert_int_equal(mb_upstream_active(f->up), 1);
+    RUN_UNTIL(f, a->done_calls, 5000);
+    assert_int_equal(a->done_calls, 1);
+    assert_int_equal(a->error, MB_UPSTREAM_OK);
+    assert_int_equal(a->status, 200);
+    assert_string_equal(a->ctype, "application/json");
+    assert_string_equal(a->body, "{\"ok\":true,\"n\":1}");
+    assert_int_equal(a->content_length, a->body_len);
+    assert_true(a->total_seconds >= 0.0);
+    assert_int_equal(mb_upstream_active(f->up), 0);
+
+    start_get(f, "/json", b, 5000, 0);
+    RUN_UNTIL(f, b->done_calls, 5000);
+    assert_int_equal(b->done_calls, 1);
+    assert_int_equal(b->status, 200);
+    assert_int_equal(f->srv.requests, 2);
+    assert_int_equal(f->srv.accepts, 1);
+    assert_int_equal(f->srv.peer_closes, 0);
+    result_free(a);
+    result_free(b);
+}
+
+static void test_404_with_body(void **state)
+{
+    struct fx *f = *state;
+    fx_up(f, NULL);
+    struct result *r = result_new(f);
+    start_get(f, "/notfound", r, 5000, 0);
+    RUN_UNTIL(f, r->done_calls, 5000);
+    assert_int_equal(r->done_calls, 1);
+    assert_int_equal(r->error, MB_UPSTREAM_OK);
+    assert_int_equal(r->status, 404);
+    assert_string_equal(r->ctype, "text/plain");
+    assert_string_equal(r->body, "no such thing");
+    result_free(r);
+}
+
+static void test_big_body_over_cap_stops_early(void **state)
+{
+    struct fx *f = *state;
+    fx_up(f, NULL);
+    struct result *r = result_new(f);
+    start_get(f, "/big", r, 60000, 64 * 1024);
+    RUN_UNTIL(f, r->done_calls && f->srv.stream_aborted, 10000);
+    assert_int_equal(r->done_calls, 1);
+    assert_int_equal(r->error, MB_UPSTREAM_ETOOBIG);
+    assert_string_equal(r->errmsg, "response exceeded 65536 bytes");
+    assert_int_equal(r->status, 200);
+    assert_true(r->body_len <= 64 * 1024);
+    assert_int_equal(r->content_length, BIG_TOTAL);
+    assert_true(f->srv.stream_aborted);
+    assert_true(f->srv.stream_sent_at_close < BIG_TOTAL);
+    result_free(r);
+}
+
+static void test_endless_chunked_over_cap(void **state)
+{
+    struct fx *f = *state;
+    fx_up(f, NULL);
+    struct result *r = result_new(f);
+    /* The wait is shorter than the call's own timeout: only the cap can end this call. */
+    start_get(f, "/endless", r, 60000, 100000);
+    RUN_UNTIL(f, r->done_calls && f->srv.stream_aborted, 10000);
+    assert_int_equal(r->done_calls, 1);
+    assert_int_equal(r->error, MB_UPSTREAM_ETOOBIG);
+    assert_string_equal(r->errmsg, "response exceeded 100000 bytes");
+    assert_int_equal(r->content_length, (size_t)-1);
+    assert_true(r->body_len <= 100000);
+    assert_true(f->srv.stream_aborted);
+    assert_true(f->srv.stream_sent_at_close < BIG_TOTAL);
+    result_free(r);
+}
+
+static void test_slow_endpoint_times_out(void **state)
+{
+    struct fx *f = *state;
+    fx_up(f, NULL);
+    struct result *r = result_new(f);
+    start_get(f, "/slow", r, 300, 0);
+    RUN_UNTIL(f, r->done_calls, 10000);
+    assert_int_equal(r->done_calls, 1);
+    assert_int_equal(r->error, MB_UPSTREAM_ETIMEDOUT);
+    assert_int_equal(r->status, 0);
+    assert_true(r->errmsg[0] != '\0');
+    assert_int_equal(f->srv.hold_requests, 1);
+    RUN_UNTIL(f, f->srv.peer_closes == 1, 5000);
+    assert_int_equal(f->srv.peer_closes, 1);
+    result_free(r);
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t len = sizeof a;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static void test_connection_refused(void **state)
+{
+    struct fx *f = *state;
+    fx_up(f, NULL);
+    struct result *r = result_new(f);
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/x", free_port());
+    struct mb_upstream_request req = {.method = "GET", .url = url, .timeout_ms = 5000};
+    assert_non_null(mb_upstream_start(f->up, &req, on_done, NULL, r));
+    assert_int_equal(r->done_calls, 0);
+    RUN_UNTIL(f, r->done_calls, 10000);
+    assert_int_equal(r->done_calls, 1);
+    assert_int_equal(r->error, MB_UPSTREAM_ECONNECT);
+    assert_int_equal(r->status, 0);
+    assert_non_null(strstr(r->errmsg, "connect"));
+    result_free(r);
+}
+
+static void test_invalid_requests(void **state)
+{
+    struct fx *f = *state;
+    fx_up(f, NULL);
+    char url[128];
+    url_for(f, url, sizeof url, "/json");
+    const char *bad_headers[] = {"X-Ok: 1", "X-Bad: a\r\nInjected: b"};
+    struct mb_upstream_request req = {.method = "GET", .url = url, .headers = bad_headers, .header_count = 2};
+    struct result *r = result_new(f);
+    assert_null(mb_upstream_start(f->up, &req, on_done, NULL, r));
+    struct mb_upstream_request no_url = {.method = "GET"};
+    assert_null(mb_upstream_start(f->up, &no_url, on_done, NULL, r));
+    struct mb_upstream_request bad_method = {.method = "GE T", .url = url};
+    assert_null(mb_upstream_start(f->up, &bad_method, on_done, NULL, r));
+    assert_int_equal(mb_upstream_active(f->up), 0);
+
+    /* Protocols other than http(s) fail through the callback, from the loop. */
+    struct mb_upstream_request ftp = {.method = "GET", .url = "ftp://127.0.0.1/x"};
+    assert_non_null(mb_upstream_start(f->up, &ftp, on_done, NULL, r));
+    assert_int_equal(r->done_calls, 0);
+    RUN_UNTIL(f, r->done_calls, 5000);
+    assert_int_equal(r->done_calls, 1);
+    assert_int_equal(r->error, MB_UPSTREAM_EINVAL);
+    assert_null(strstr(r->errmsg, "127.0.0.1"));
+
+    struct result *r2 = result_new(f);
+    struct mb_upstream_request malformed = {.method = "GET", .url = "http://[::1"};
+    assert_non_null(mb_upstream_start(f->up, &malformed, on_done, NULL, r2));
+    RUN_UNTIL(f, r2->done_calls, 5000);
+    assert_int_equal(r2->error, MB_UPSTREAM_EINVAL);
+    assert_int_equal(f->srv.requests, 0);
+    result_free(r);
+    result_free(r2);
+}
+
+static void test_post_and_put_with_body_and_headers(void **state)
+{
+    struct fx *f = *state;
+    fx_up(f, NULL);
+    char url[128];
+    url_for(f, url, sizeof url, "/echo");
+    const char *hdrs[] = {"Content-Type: application/json", "X-Test: hello"};
+    char body[] = "{\"a\":1}";
+    struct mb_upstream_request req = {.method = "POST", .url = url, .headers = hdrs, .header_count = 2,
+                                      .body = body, .body_len = strlen(body), .timeout_ms = 5000};
+    struct result *r = result_new(f);
+    assert_non_null(mb_upstream_start(f->up, &req, on_done, NULL, r));
+    memset(body, 'X', strlen(body));  /* the body was copied */
+    RUN_UNTIL(f, r->done_calls, 5000);
+    assert_int_equal(r->done_calls, 1);
+    assert_int_equal(r->status, 200);
+    assert_string_equal(f->srv.last_method, "POST");
+    assert_string_equal(f->srv.last_xtest, "hello");
+    assert_string_equal(f->srv.last_ctype, "application/json");
+    assert_string_equal(f->srv.last_body, "{\"a\":1}");
+    assert_string_equal(r->body, "{\"a\":1}");
+
+    struct result *r2 = result_new(f);
+    const char put_body[] = "[1,2]";
+    struct mb_upstream_request put = {.method = "PUT", .url = url, .body = put_body, .body_len = 5};
+    assert_non_null(mb_upstream_start(f->up, &put, on_done, NULL, r2));
+    RUN_UNTIL(f, r2->done_calls, 5000);
+    assert_int_equal(r2->status, 200);
+    assert_string_equal(f->srv.last_method, "PUT");
+    assert_string_equal(f->srv.last_ctype, "");  /* no default form type slipped in */
+    assert_string_equal(f->srv.last_clen, "5");
+    assert_string_equal(r2->body, "[1,2]");
+
+    struct result *r3 = result_new(f);
+    struct mb_upstream_request del = {.method = "DELETE", .url = url};
+    assert_non_null(mb_upstream_start(f->up, &del, on_done, NULL, r3));
+    RUN_UNTIL(f, r3->done_calls, 5000);
+    assert_int_equal(r3->status, 200);
+    assert_string_equal(f->srv.last_method, "DELETE");
+    assert_string_equal(f->srv.last_ctype, "");
+    assert_string_equal(f->srv.last_clen, "");
+    assert_int_equal(r3->body_len, 0);
+    assert_string_equal(r3->body, "");
+
+    struct result *r4 = result_new(f);
+    char json_url[128];
+    url_for(f, json_url, sizeof json_url, "/json");
+    struct mb_upstream_request head = {.method = "HEAD", .url = json_url};
+    assert_non_null(mb_upstream_start(f->up, &head, on_done, on_progress, r4));
+    RUN_UNTIL(f, r4->done_calls, 5000);
+    assert_int_equal(r4->error, MB_UPSTREAM_OK);
+    assert_int_equal(r4->status, 200);
+    assert_string_equal(f->srv.last_method, "HEAD");
+    assert_int_equal(r4->body_len, 0);
+    assert_int_equal(r4->content_length, 17);
+    assert_int_equal(r4->nphases, 2);
+    assert_int_equal(r4->phases[1], MB_UPSTREAM_PHASE_HEADERS);
+    assert_int_equal(f->srv.accepts, 1);
+    result_free(r);
+    result_free(r2);
+    result_free(r3);
+    result_free(r4);
+}
+
+static void test_cancel_in_flight(void **state)
+{
+    struct fx *f = *state;
+    fx_up(f, NULL);
+    struct result *r = result_new(f);
+    struct mb_upstream_call *c = start_get(f, "/slow", r, 10000, 0);
+    RUN_UNTIL(f, f->srv.hold_requests == 1, 5000);
+    assert_int_equal(f->srv.hold_requests, 1);
+    mb_upstream_cancel(c);
+    assert_int_equal(mb_upstream_active(f->up), 0);
+    RUN_UNTIL(f, f->srv.peer_closes == 1, 5000);
+    assert_int_equal(f->srv.peer_closes, 1);
+    assert_int_equal(r->done_calls, 0);
+
+    /* The client still works afterwards. */
+    struct result *r2 = result_new(f);
+    start_get(f, "/json", r2, 5000, 0);
+    RUN_UNTIL(f, r2->done_calls, 5000);
+    assert_int_equal(r2->status, 200);
+    assert_int_equal(r->done_calls, 0);
+    result_free(r);
+    result_free(r2);
+}
+
+static void test_cancel_from_own_progress(void **state)
+{
+    struct fx *f = *state;
+    fx_up(f, NULL);
+    struct result *r = result_new(f);
+    r->cancel_self_on_body = true;
+    start_get(f, "/big", r, 20000, 0);
+    RUN_UNTIL(f, f->srv.stream_aborted, 20000);
+    assert_true(f->srv.stream_aborted);
+    assert_true(f->srv.stream_sent_at_close < BIG_TOTAL);
+    assert_false(r->cancel_self_on_body);
+    assert_int_equal(r->done_calls, 0);
+    assert_int_equal(mb_upstream_active(f->up), 0);
+    /* No callback after the cancel: the last phase seen is the BODY that cancelled. */
+    assert_int_equal(r->phases[r->nphases - 1], MB_UPSTREAM_PHASE_BODY);
+    unsigned seen = r->nphases;
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    assert_int_equal(r->nphases, seen);
+    result_free(r);
+}
+
+static void test_cancel_other_from_done(void **state)
+{
+    struct fx *f = *state;
+    fx_up(f, NULL);
+    struct result *a = result_new(f), *b = result_new(f);
+    struct mb_upstream_call *cb = start_get(f, "/slow", b, 10000, 0);
+    RUN_UNTIL(f, f->srv.hold_requests == 1, 5000);
+    a->cancel_on_done = cb;
+    start_get(f, "/json", a, 5000, 0);
+    RUN_UNTIL(f, a->done_calls && f->srv.peer_closes == 1, 5000);
+    assert_int_equal(a->done_calls, 1);
+    assert_int_equal(a->status, 200);
+    assert_int_equal(f->srv.peer_closes, 1);
+    assert_int_equal(b->done_calls, 0);
+    assert_int_equal(mb_upstream_active(f->up), 0);
+    result_free(a);
+    result_free(b);
+}
+
+static void test_start_from_progress_callback(void **state)
+{
+    struct fx *f = *state;
+    fx_up(f, NULL);
+    struct result *a = result_new(f);
+    a->start_on_started = true;
+    start_get(f, "/json", a, 5000, 0);
+    RUN_UNTIL(f, a->done_calls && a->started_result && a->started_result->done_calls, 5000);
+    assert_int_equal(a->done_calls, 1);
+    assert_non_null(a->started_result);
+    assert_int_equal(a->started_result->done_calls, 1);
+    assert_int_equal(a->started_result->status, 200);
+    result_free(a->started_result);
+    result_free(a);
+}
+
+static void test_destroy_from_done_with_calls_in_flight(void **state)
+{
+    struct fx *f = *state;
+    fx_up(f, NULL);
+    struct result *a = result_new(f), *b = result_new(f);
+    start_get(f, "/slow", b, 10000, 0);
+    RUN_UNTIL(f, f->srv.hold_requests == 1, 5000);
+    a->destroy_on_done = true;
+    start_get(f, "/json", a, 5000, 0);
+    /* Both the held call's connection and the idle one in the cache are closed. */
+    RUN_UNTIL(f, a->done_calls && f->srv.peer_closes == 2, 5000);
+    assert_int_equal(a->done_calls, 1);
+    assert_null(f->up);
+    assert_int_equal(f->srv.peer_closes, 2);
+    assert_int_equal(b->done_calls, 0);
+    result_free(a);
+    result_free(b);
+}
+
+static void test_destroy_with_calls_in_flight(void **state)
+{
+    struct fx *f = *state;
+    fx_up(f, NULL);
+    struct result *a = result_new(f), *b = result_new(f);
+    start_get(f, "/slow", a, 10000, 0);
+    start_get(f, "/big", b, 10000, 32u * 1024u * 1024u);
+    RUN_UNTIL(f, f->srv.hold_requests == 1 && b->nphases > 2, 5000);
+    assert_true(b->nphases > 2);
+    mb_upstream_destroy(f->up);
+    f->up = NULL;
+    RUN_UNTIL(f, f->srv.peer_closes == 2, 5000);
+    assert_int_equal(f->srv.peer_closes, 2);
+    assert_int_equal(a->done_calls, 0);
+    assert_int_equal(b->done_calls, 0);
+    result_free(a);
+    result_free(b);
+}
+
+#define CONCURRENT 50
+
+struct many {
+    uv_loop_t *loop;
+    unsigned done;
+    unsigned ok;
+};
+
+static void on_many_done(void *data, const struct mb_upstream_response *resp)
+{
+    struct many *m = data;
+    uv_stop(m->loop);
+    m->done++;
+    if (resp->error == MB_UPSTREAM_OK && resp->status == 200 && resp->body_len == 1000 &&
+        resp->body[999] == 'a' + 999 % 26)
+        m->ok++;
+}
+
+static void test_fifty_concurrent_calls_share_a_small_pool(void **state)
+{
+    struct fx *f = *state;
+    struct mb_upstream_options o = {.max_connections = 8, .max_keepalive = 8};
+    fx_up(f, &o);
+    struct many m = {.loop = &f->loop};
+    char url[128];
+    url_for(f, url, sizeof url, "/sized/1000");
+    struct mb_upstream_request req = {.method = "GET", .url = url, .timeout_ms = 20000};
+    for (int i = 0; i < CONCURRENT; i++)
+        assert_non_null(mb_upstream_start(f->up, &req, on_many_done, NULL, &m));
+    assert_int_equal(mb_upstream_active(f->up), CONCURRENT);
+    RUN_UNTIL(f, m.done == CONCURRENT, 20000);
+    assert_int_equal(m.done, CONCURRENT);
+    assert_int_equal(m.ok, CONCURRENT);
+    assert_int_equal(mb_upstream_active(f->up), 0);
+    assert_int_equal(f->srv.requests, CONCURRENT);
+    assert_true(f->srv.accepts >= 1 && f->srv.accepts <= 8);
+}
+
+static void test_progress_phases_in_order(void **state)
+{
+    struct fx *f = *state;
+    fx_up(f, NULL);
+    struct result *r = result_new(f);
+    start_get(f, "/sized/300000", r, 10000, 0);
+    RUN_UNTIL(f, r->done_calls, 10000);
+    assert_int_equal(r->done_calls, 1);
+    assert_int_equal(r->error, MB_UPSTREAM_OK);
+    assert_int_equal(r->body_len, 300000);
+    assert_true(r->nphases >= 3);
+    assert_int_equal(r->phases[0], MB_UPSTREAM_PHASE_STARTED);
+    assert_int_equal(r->phases[1], MB_UPSTREAM_PHASE_HEADERS);
+    assert_int_equal(r->totals[1], 300000);
+    size_t last = 0;
+    for (unsigned i = 2; i < r->nphases; i++) {
+        assert_int_equal(r->phases[i], MB_UPSTREAM_PHASE_BODY);
+        assert_true(r->received[i] > last);
+        assert_int_equal(r->totals[i], 300000);
+        last = r->received[i];
+    }
+    assert_int_equal(last, 300000);
+    result_free(r);
+}
+
+static bool have_libz(void)
+{
+    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    return (v->features & CURL_VERSION_LIBZ) != 0;
+}
+
+static void test_gzip_decoded_when_accept_encoding(void **state)
+{
+    struct fx *f = *state;
+    if (!have_libz()) {
+        print_message("libcurl has no zlib: gzip test skipped\n");
+        skip();
+    }
+    struct mb_upstream_options o = {.accept_encoding = true};
+    fx_up(f, &o);
+    struct result *r = result_new(f);
+    start_get(f, "/gzip", r, 5000, 0);
+    RUN_UNTIL(f, r->done_calls, 5000);
+    assert_int_equal(r->done_calls, 1);
+    assert_int_equal(r->error, MB_UPSTREAM_OK);
+    assert_non_null(strstr(f->srv.last_accept_encoding, "gzip"));
+    assert_int_equal(r->body_len, plain_small_len);
+    assert_memory_equal(r->body, plain_small, r->body_len);
+    assert_int_equal(r->content_length, gzip_small_len);
+    /* Progress totals are unknown for encoded bodies (the header counts compressed bytes). */
+    assert_int_equal(r->totals[r->nphases - 1], (size_t)-1);
+
+    /* The cap counts decoded bytes: a small compressed body that inflates past it fails. */
+    struct result *b = result_new(f);
+    start_get(f, "/bomb", b, 5000, 64 * 1024);
+    RUN_UNTIL(f, b->done_calls, 5000);
+    assert_int_equal(b->error, MB_UPSTREAM_ETOOBIG);
+    assert_true(gzip_bomb_len < 64 * 1024);
+    result_free(r);
+    result_free(b);
+}
+
+static void test_no_accept_encoding_by_default(void **state)
+{
+    struct fx *f = *state;
+    fx_up(f, NULL);
+    struct result *r = result_new(f);
+    start_get(f, "/json", r, 5000, 0);
+    RUN_UNTIL(f, r->done_calls, 5000);
+    assert_int_equal(r->status, 200);
+    assert_string_equal(f->srv.last_accept_encoding, "");
+    result_free(r);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    alarm(110);  /* a hung loop fails the run instead of stalling it */
+    memset(chunk_data, 'x', sizeof chunk_data);
+    make_gzip_bodies();
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_json_keepalive_reuses_one_connection, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_404_with_body, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_big_body_over_cap_stops_early, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_endless_chunked_over_cap, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_slow_endpoint_times_out, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_connection_refused, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_requests, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_post_and_put_with_body_and_headers, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_in_flight, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_from_own_progress, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_other_from_done, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_start_from_progress_callback, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_destroy_from_done_with_calls_in_flight, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_destroy_with_calls_in_flight, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_fifty_concurrent_calls_share_a_small_pool, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_progress_phases_in_order, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_gzip_decoded_when_accept_encoding, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_no_accept_encoding_by_default, fx_setup, fx_teardown),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    free(plain_small);
+    free(gzip_small);
+    free(gzip_bomb);
+    return rc;
+}
