@@ -49,6 +49,10 @@ int mb_mcp_log_level_index(const char *name);
 /* Sends a final JSON-RPC result built from a DOM value (consumed: json_decref'd) and frees req
  * when it is heap-allocated (in flight). */
 void mb_mcp_finish_result(struct mb_mcp_request *req, json_t *result);
+/* Sends a final JSON-RPC result given as ready JSON text (one valid value). */
+void mb_mcp_finish_raw(struct mb_mcp_request *req, const char *raw, size_t len);
+/* Sends a final JSON-RPC error. */
+void mb_mcp_finish_error(struct mb_mcp_request *req, int code, const char *message);
 /* Sends a notification tied to req. */
 void mb_mcp_send_notification(struct mb_mcp_request *req, const char *method, json_t *params);
 /* tools/call: starts the pipeline; returns NULL when answered synchronously, else req. */

@@ -129,7 +129,7 @@ static void deliver_final(struct mb_mcp_request *req, const char *json, size_t l
         mb_mcp_request_free(req);
 }
 
-static void finish_error(struct mb_mcp_request *req, int code, const char *message)
+void mb_mcp_finish_error(struct mb_mcp_request *req, int code, const char *message)
 {
     struct mb_buf out;
     mb_buf_init(&out, MB_MCP_MAX_RESPONSE);
@@ -140,14 +140,14 @@ static void finish_error(struct mb_mcp_request *req, int code, const char *messa
     mb_buf_dispose(&out);
 }
 
-static void finish_raw(struct mb_mcp_request *req, const char *raw, size_t len)
+void mb_mcp_finish_raw(struct mb_mcp_request *req, const char *raw, size_t len)
 {
     struct mb_buf out;
     mb_buf_init(&out, MB_MCP_MAX_RESPONSE);
     if (mb_jsonrpc_write_result_raw(&out, req->id, raw, len) == 0)
         deliver_final(req, out.data, out.len);
     else
-        finish_error(req, MB_JSONRPC_INTERNAL_ERROR, "response too large");
+        mb_mcp_finish_error(req, MB_JSONRPC_INTERNAL_ERROR, "response too large");
     mb_buf_dispose(&out);
 }
 
@@ -158,7 +158,7 @@ void mb_mcp_finish_result(struct mb_mcp_request *req, json_t *result)
     if (result && mb_jsonrpc_write_result(&out, req->id, result) == 0)
         deliver_final(req, out.data, out.len);
     else
-        finish_error(req, MB_JSONRPC_INTERNAL_ERROR, result ? "response too large" : "out of memory");
+        mb_mcp_finish_error(req, MB_JSONRPC_INTERNAL_ERROR, result ? "response too large" : "out of memory");
     mb_buf_dispose(&out);
     json_decref(result);
 }
@@ -190,7 +190,7 @@ static void do_initialize(struct mb_mcp_request *req, struct mb_mcp_session *ses
     struct mb_mcp_server *srv = req->srv;
     const json_t *requested = json_object_get(params, "protocolVersion");
     if (!json_is_string(requested)) {
-        finish_error(req, MB_JSONRPC_INVALID_PARAMS, "initialize: params.protocolVersion must be a string");
+        mb_mcp_finish_error(req, MB_JSONRPC_INVALID_PARAMS, "initialize: params.protocolVersion must be a string");
         return;
     }
     /* Echo a supported version; otherwise offer our newest, as the specification says. */
@@ -199,7 +199,7 @@ static void do_initialize(struct mb_mcp_request *req, struct mb_mcp_session *ses
         index = 0;
     if (srv->rt->config->sessions_enabled && session && !session->has_session) {
         if (mb_session_issue(srv->rt->session_key, index, session->id, &session->info)) {
-            finish_error(req, MB_JSONRPC_INTERNAL_ERROR, "could not create a session");
+            mb_mcp_finish_error(req, MB_JSONRPC_INTERNAL_ERROR, "could not create a session");
             return;
         }
         session->has_session = true;
@@ -212,7 +212,7 @@ static void do_initialize(struct mb_mcp_request *req, struct mb_mcp_session *ses
              json_is_string(json_object_get(client, "name"))
                  ? json_string_value(json_object_get(client, "name")) : "unknown client",
              mb_mcp_protocol_versions[index]);
-    finish_raw(req, srv->initialize_results[index], srv->initialize_lens[index]);
+    mb_mcp_finish_raw(req, srv->initialize_results[index], srv->initialize_lens[index]);
 }
 
 /* Reads an optional string cursor; returns 0, or -1 when present but not a string. */
@@ -236,22 +236,22 @@ static void do_tools_list(struct mb_mcp_request *req, const json_t *params)
     if (get_cursor(params, &cursor) == 0)
         page = mb_catalog_page(req->srv->rt->catalog, cursor, &len);
     if (!page) {
-        finish_error(req, MB_JSONRPC_INVALID_PARAMS, "tools/list: invalid cursor");
+        mb_mcp_finish_error(req, MB_JSONRPC_INVALID_PARAMS, "tools/list: invalid cursor");
         return;
     }
-    finish_raw(req, page, len);
+    mb_mcp_finish_raw(req, page, len);
 }
 
 static void do_prompts_get(struct mb_mcp_request *req, const json_t *params)
 {
     const json_t *name = json_object_get(params, "name");
     if (!json_is_string(name)) {
-        finish_error(req, MB_JSONRPC_INVALID_PARAMS, "prompts/get: params.name must be a string");
+        mb_mcp_finish_error(req, MB_JSONRPC_INVALID_PARAMS, "prompts/get: params.name must be a string");
         return;
     }
     const json_t *args = json_object_get(params, "arguments");
     if (args && !json_is_object(args) && !json_is_null(args)) {
-        finish_error(req, MB_JSONRPC_INVALID_PARAMS, "prompts/get: params.arguments must be an object");
+        mb_mcp_finish_error(req, MB_JSONRPC_INVALID_PARAMS, "prompts/get: params.arguments must be an object");
         return;
     }
     json_t *result = NULL;
@@ -260,9 +260,9 @@ static void do_prompts_get(struct mb_mcp_request *req, const json_t *params)
     if (rc == -ENOENT) {
         char text[600];
         snprintf(text, sizeof text, "Unknown prompt: %s", json_string_value(name));
-        finish_error(req, MB_JSONRPC_INVALID_PARAMS, text);
+        mb_mcp_finish_error(req, MB_JSONRPC_INVALID_PARAMS, text);
     } else if (rc) {
-        finish_error(req, MB_JSONRPC_INVALID_PARAMS, msg[0] ? msg : "invalid prompt arguments");
+        mb_mcp_finish_error(req, MB_JSONRPC_INVALID_PARAMS, msg[0] ? msg : "invalid prompt arguments");
     } else {
         mb_mcp_finish_result(req, result);
     }
@@ -272,7 +272,7 @@ static void do_resources_read(struct mb_mcp_request *req, const json_t *params)
 {
     const json_t *uri = json_object_get(params, "uri");
     if (!json_is_string(uri)) {
-        finish_error(req, MB_JSONRPC_INVALID_PARAMS, "resources/read: params.uri must be a string");
+        mb_mcp_finish_error(req, MB_JSONRPC_INVALID_PARAMS, "resources/read: params.uri must be a string");
         return;
     }
     json_t *result = NULL;
@@ -290,27 +290,27 @@ static void do_resources_read(struct mb_mcp_request *req, const json_t *params)
         if (mb_jsonrpc_write_error(&out, req->id, MB_JSONRPC_RESOURCE_NOT_FOUND, text, data) == 0)
             deliver_final(req, out.data, out.len);
         else
-            finish_error(req, MB_JSONRPC_RESOURCE_NOT_FOUND, "Resource not found");
+            mb_mcp_finish_error(req, MB_JSONRPC_RESOURCE_NOT_FOUND, "Resource not found");
         json_decref(data);
         mb_buf_dispose(&out);
         return;
     }
     snprintf(text, sizeof text, "Resource %s could not be read (%s)", json_string_value(uri),
              rc == -EFBIG ? "larger than assistant.resources.max_file_bytes" : "I/O error");
-    finish_error(req, MB_JSONRPC_INTERNAL_ERROR, text);
+    mb_mcp_finish_error(req, MB_JSONRPC_INTERNAL_ERROR, text);
 }
 
 static void do_resources_subscribe(struct mb_mcp_request *req, const json_t *params)
 {
     const json_t *uri = json_object_get(params, "uri");
     if (!json_is_string(uri)) {
-        finish_error(req, MB_JSONRPC_INVALID_PARAMS, "params.uri must be a string");
+        mb_mcp_finish_error(req, MB_JSONRPC_INVALID_PARAMS, "params.uri must be a string");
         return;
     }
     if (!mb_resources_exists(req->srv->rt->resources, json_string_value(uri))) {
         char text[600];
         snprintf(text, sizeof text, "Resource not found: %s", json_string_value(uri));
-        finish_error(req, MB_JSONRPC_RESOURCE_NOT_FOUND, text);
+        mb_mcp_finish_error(req, MB_JSONRPC_RESOURCE_NOT_FOUND, text);
         return;
     }
     mb_mcp_finish_result(req, json_object());
@@ -322,7 +322,7 @@ static void do_set_level(struct mb_mcp_request *req, const struct mb_mcp_session
     const json_t *level = json_object_get(params, "level");
     int index = json_is_string(level) ? mb_mcp_log_level_index(json_string_value(level)) : -1;
     if (index < 0) {
-        finish_error(req, MB_JSONRPC_INVALID_PARAMS,
+        mb_mcp_finish_error(req, MB_JSONRPC_INVALID_PARAMS,
                      "logging/setLevel: params.level must be one of debug, info, notice, warning, "
                      "error, critical, alert, emergency");
         return;
@@ -343,7 +343,7 @@ static void do_complete(struct mb_mcp_request *req, const json_t *params)
     const char *arg_name = json_string_value(json_object_get(argument, "name"));
     const char *value = json_string_value(json_object_get(argument, "value"));
     if (!type || !arg_name || !value) {
-        finish_error(req, MB_JSONRPC_INVALID_PARAMS,
+        mb_mcp_finish_error(req, MB_JSONRPC_INVALID_PARAMS,
                      "completion/complete: params.ref.type, params.argument.name and params.argument.value are required");
         return;
     }
@@ -351,19 +351,19 @@ static void do_complete(struct mb_mcp_request *req, const json_t *params)
     if (strcmp(type, "ref/prompt") == 0) {
         const char *name = json_string_value(json_object_get(ref, "name"));
         if (!name || !mb_prompts_count(req->srv->rt->prompts)) {
-            finish_error(req, MB_JSONRPC_INVALID_PARAMS, "completion/complete: unknown prompt");
+            mb_mcp_finish_error(req, MB_JSONRPC_INVALID_PARAMS, "completion/complete: unknown prompt");
             return;
         }
         values = mb_prompts_complete(req->srv->rt->prompts, name, arg_name, value);
     } else if (strcmp(type, "ref/resource") == 0) {
         const char *uri = json_string_value(json_object_get(ref, "uri"));
         if (!uri) {
-            finish_error(req, MB_JSONRPC_INVALID_PARAMS, "completion/complete: params.ref.uri is required");
+            mb_mcp_finish_error(req, MB_JSONRPC_INVALID_PARAMS, "completion/complete: params.ref.uri is required");
             return;
         }
         values = mb_resources_complete(req->srv->rt->resources, uri, arg_name, value);
     } else {
-        finish_error(req, MB_JSONRPC_INVALID_PARAMS, "completion/complete: params.ref.type must be ref/prompt or ref/resource");
+        mb_mcp_finish_error(req, MB_JSONRPC_INVALID_PARAMS, "completion/complete: params.ref.type must be ref/prompt or ref/resource");
         return;
     }
     if (!values)
@@ -410,7 +410,7 @@ struct mb_mcp_request *mb_mcp_handle_request(struct mb_mcp_server *srv, struct m
     struct mb_mcp_request *pending = NULL;
 
     if (!json_is_object(params)) {
-        finish_error(req, MB_JSONRPC_INVALID_PARAMS, "params must be an object for MCP methods");
+        mb_mcp_finish_error(req, MB_JSONRPC_INVALID_PARAMS, "params must be an object for MCP methods");
     } else if (strcmp(method, "tools/call") == 0) {
         pending = mb_mcp_tools_call(req, params);
     } else if (strcmp(method, "tools/list") == 0) {
@@ -439,7 +439,7 @@ struct mb_mcp_request *mb_mcp_handle_request(struct mb_mcp_server *srv, struct m
     } else {
         char text[300];
         snprintf(text, sizeof text, "Method not found: %.200s", method);
-        finish_error(req, MB_JSONRPC_METHOD_NOT_FOUND, text);
+        mb_mcp_finish_error(req, MB_JSONRPC_METHOD_NOT_FOUND, text);
     }
 
     if (pending)

@@ -111,6 +111,10 @@ static int b64url_decode_exact(const char *in, size_t len, uint8_t *out, size_t 
                 out[o++] = (uint8_t)(acc >> bits);
         }
     }
+    /* Canonical form only: the unused low bits of the last character must be zero, so one
+     * id has exactly one spelling. */
+    if (bits && (acc & ((1u << bits) - 1)) != 0)
+        return -1;
     return o == out_len ? 0 : -1;
 }
 

@@ -76,8 +76,10 @@ static void on_done(void *data, const struct mb_upstream_response *resp)
     struct mb_mcp_request *req = data;
     req->call = NULL;
     uint64_t elapsed = now_ms(req) - req->started_ms;
-    json_t *result = mb_tool_result_from_response(req->tool, resp, req->url);
-    bool failed = json_is_true(json_object_get(result, "isError"));
+    struct mb_buf result;
+    mb_buf_init(&result, MB_MCP_MAX_RESPONSE);
+    bool failed = false;
+    int rc = mb_tool_result_write(req->tool, resp, req->url, &result, &failed);
     if (resp->error)
         mb_warn("tools", "%s: downstream %s %s failed after %llu ms: %s", req->tool->name,
                 req->tool->method, req->tool->path_template, (unsigned long long)elapsed,
@@ -91,7 +93,11 @@ static void on_done(void *data, const struct mb_upstream_response *resp)
              json_pack("{s:s,s:s,s:I,s:I,s:I}", "message", failed ? "tool call failed" : "tool call completed",
                        "tool", req->tool->name, "status", (json_int_t)resp->status, "durationMs",
                        (json_int_t)elapsed, "bytes", (json_int_t)resp->body_len));
-    mb_mcp_finish_result(req, result);
+    if (rc == 0)
+        mb_mcp_finish_raw(req, result.data, result.len);
+    else
+        mb_mcp_finish_error(req, MB_JSONRPC_INTERNAL_ERROR, "the tool result could not be encoded");
+    mb_buf_dispose(&result);
 }
 
 /* Strips the query from a URL for messages and resource URIs (queries may carry keys). */

@@ -1,6 +1,7 @@
 /* Implementation of tool_result.h. */
 #include "mcp/tool_result.h"
 
+#include <errno.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/json_scan.h"
 #include "http/http_server.h"
 
 char *mb_base64_encode(const void *data, size_t len)
@@ -208,4 +210,65 @@ json_t *mb_tool_result_from_response(const struct mb_tool *tool, const struct mb
         return binary_result("audio", resp, url);
     json_t *text = media_is_text(ct) ? text_result(resp->body, resp->body_len) : NULL;
     return text ? text : binary_result("resource", resp, url);
+}
+
+/* Appends valid JSON text on one line: in valid JSON every raw CR or LF byte is whitespace
+ * between tokens (inside strings they must be escaped), so turning them into spaces changes
+ * nothing, and keeps newline-delimited stdio and SSE "data:" framing intact. */
+static int append_json_one_line(struct mb_buf *out, const char *json, size_t len)
+{
+    size_t start = out->len;
+    int rc = mb_buf_append(out, json, len);
+    if (rc)
+        return rc;
+    char *const end = out->data + out->len;
+    for (char *p = out->data + start; (p = memchr(p, '\n', (size_t)(end - p))) != NULL;)
+        *p++ = ' ';
+    for (char *p = out->data + start; (p = memchr(p, '\r', (size_t)(end - p))) != NULL;)
+        *p++ = ' ';
+    return 0;
+}
+
+static int dump_to_buf(const char *buffer, size_t size, void *data)
+{
+    return mb_buf_append(data, buffer, size) ? -1 : 0;
+}
+
+int mb_tool_result_write(const struct mb_tool *tool, const struct mb_upstream_response *resp,
+                         const char *url, struct mb_buf *out, bool *is_error)
+{
+    *is_error = false;
+    if (resp->error == MB_UPSTREAM_OK && resp->status >= 200 && resp->status <= 299 &&
+        resp->body_len > 0 && media_is_json(resp->content_type) &&
+        !media_is(resp->content_type, "application/vnd.mcp.content+json", true)) {
+        enum mb_json_top top = mb_json_validate(resp->body, resp->body_len, MB_JSON_MAX_DEPTH);
+        if (top != MB_JSON_TOP_INVALID) {
+            size_t start = out->len;
+            int rc = mb_buf_append_str(out, "{\"content\":[{\"type\":\"text\",\"text\":\"");
+            if (!rc)
+                rc = mb_buf_append_json_escaped(out, resp->body, resp->body_len);
+            if (!rc)
+                rc = mb_buf_append_str(out, "\"}]");
+            if (!rc && top == MB_JSON_TOP_OBJECT) {
+                rc = mb_buf_append_str(out, ",\"structuredContent\":");
+                if (!rc)
+                    rc = append_json_one_line(out, resp->body, resp->body_len);
+            }
+            if (!rc)
+                rc = mb_buf_append(out, "}", 1);
+            if (rc) {
+                out->len = start;
+                if (out->data)
+                    out->data[start] = '\0';
+            }
+            return rc;
+        }
+    }
+    json_t *result = mb_tool_result_from_response(tool, resp, url);
+    if (!result)
+        return -ENOMEM;
+    *is_error = json_is_true(json_object_get(result, "isError"));
+    int rc = json_dump_callback(result, dump_to_buf, out, JSON_COMPACT) ? -E2BIG : 0;
+    json_decref(result);
+    return rc;
 }

@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "common/buf.h"
 #include "openapi/catalog.h"
 #include "upstream/upstream.h"
 
@@ -24,6 +25,12 @@
  * downstream resource for embedded resources; it must carry no credentials. */
 json_t *mb_tool_result_from_response(const struct mb_tool *tool, const struct mb_upstream_response *resp,
                                      const char *url);
+/* Writes the same result as JSON text into out. A successful JSON body (the common case) is
+ * checked by mb_json_validate and spliced in as bytes: escaped as the text content and, when
+ * it is an object, verbatim as structuredContent, with no DOM built. Other answers go through
+ * mb_tool_result_from_response. Sets *is_error. Returns 0, -E2BIG past out's cap, -ENOMEM. */
+int mb_tool_result_write(const struct mb_tool *tool, const struct mb_upstream_response *resp,
+                         const char *url, struct mb_buf *out, bool *is_error);
 /* {"content":[{"type":"text","text":<message>}],"isError":true} (new reference). */
 json_t *mb_tool_error_result(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Base64 (standard alphabet, padded) of len bytes; caller frees. NULL when out of memory. */

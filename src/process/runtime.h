@@ -22,8 +22,10 @@ struct mb_runtime {
     struct mb_catalog *catalog;
     struct mb_prompt_set *prompts;
     struct mb_resource_set *resources;
-    struct mb_shared *shared;        /* owned by the first runtime, borrowed by reloads */
-    bool owns_shared;
+    struct mb_shared *shared;        /* one region for the life of the master */
+    bool owns_shared;                /* true in the first runtime; a reload's runtime borrows it
+                                      * and the master moves ownership to the new runtime when
+                                      * it retires the old one (after the new workers are ready) */
     uint8_t session_key[32];         /* HMAC key for session ids */
     unsigned generation;             /* 1 for the first build, +1 per successful reload */
     int port_override;               /* --port, or -1 */
