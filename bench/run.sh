@@ -48,7 +48,8 @@ nginx_conf proxy "upstream down { server 127.0.0.1:$down_port; keepalive 64; }
 cat > "$tmp/config.json" <<JSON
 { "api": { "openapi": { "spec_file": "$here/openapi.yaml", "base_url": "http://127.0.0.1:$down_port" } },
   "runtime": { "server": { "transport": { "host": "127.0.0.1", "port": $mb_port } },
-               "middleware": { "request_timeout": { "timeout_ms": 5000 } } },
+               "middleware": { "request_timeout": { "timeout_ms": 5000 } },
+               "http": { "limits": { "max_connections": 100, "max_keepalive_connections": 64 } } },
   "observability": { "logging": { "level": "WARNING" } } }
 JSON
 "$bin" serve --config "$tmp/config.json" --workers 1 2>"$tmp/mcpbridge.log" &
