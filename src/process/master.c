@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -101,6 +102,27 @@ static const char *sig_name(int sig)
 {
     const char *n = sigabbrev_np(sig);
     return n ? n : "?";
+}
+
+/* Raises the open-file limit to its hard maximum: each worker needs one descriptor per client
+ * connection (up to max_connections_per_worker), one per downstream connection and a few more.
+ * Warns when even the hard limit is below that, since accept() would then fail with EMFILE
+ * before the configured cap answers 503. */
+static void raise_fd_limit(const struct mb_config *cfg)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    rlim_t need = (rlim_t)cfg->max_connections_per_worker + cfg->http_max_connections + 64;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+        mb_warn(LOGGER, "open-file limit %llu is below the %llu a worker needs for "
+                "max_connections_per_worker=%u; raise it (ulimit -n, LimitNOFILE=) or lower the cap",
+                (unsigned long long)rl.rlim_cur, (unsigned long long)need, cfg->max_connections_per_worker);
 }
 
 /* Names where the worker count came from, following mb_config_resolve_workers' precedence. */
@@ -839,6 +861,7 @@ int mb_master_run(const struct mb_serve_options *opts)
         goto done;
     }
     m.nworkers = (unsigned)n;
+    raise_fd_limit(m.rt->config);
     m.reuseport = want_reuseport();
     snprintf(m.bound_host, sizeof m.bound_host, "%s",
              m.rt->config->host ? m.rt->config->host : "127.0.0.1");
