@@ -81,14 +81,30 @@ static void test_log_level_default_and_many_sessions(void **state)
     assert_non_null(shared);
     struct mb_session_info infos[3000];
     char id[MB_SESSION_ID_MAX];
-    for (int i = 0; i < 3000; i++) {
+    /* Below capacity nothing is lost. */
+    for (int i = 0; i < 400; i++) {
         assert_int_equal(mb_session_issue(key_a, 0, id, &infos[i]), 0);
         assert_int_equal(mb_session_log_level(shared, &infos[i]), -1);
         mb_session_set_log_level(shared, &infos[i], 3600, i % 8);
     }
-    /* The table is lossy past its size, but the newest entries are always there. */
-    for (int i = 2990; i < 3000; i++)
+    for (int i = 0; i < 400; i++)
         assert_int_equal(mb_session_log_level(shared, &infos[i]), i % 8);
+    /* Overloaded (3x the slots), the table is lossy by design: an entry may be gone (-1) but
+     * is never wrong, and the latest write is always readable. */
+    for (int i = 400; i < 3000; i++) {
+        assert_int_equal(mb_session_issue(key_a, 0, id, &infos[i]), 0);
+        mb_session_set_log_level(shared, &infos[i], 3600, i % 8);
+        assert_int_equal(mb_session_log_level(shared, &infos[i]), i % 8);
+    }
+    int kept = 0;
+    for (int i = 0; i < 3000; i++) {
+        int level = mb_session_log_level(shared, &infos[i]);
+        if (level != -1) {
+            assert_int_equal(level, i % 8);
+            kept++;
+        }
+    }
+    assert_true(kept >= 900); /* most slots still hold a live entry */
     mb_shared_destroy(shared);
 }
 
