@@ -35,7 +35,8 @@ static off_t file_size(const char *dir, const char *name)
 {
     char p[4096];
     struct stat st;
-    snprintf(p, sizeof p, "%s/%s", dir, name);
+    int n = snprintf(p, sizeof p, "%s/%s", dir, name);
+    assert_true(n > 0 && (size_t)n < sizeof p);
     assert_int_equal(stat(p, &st), 0);
     return st.st_size;
 }

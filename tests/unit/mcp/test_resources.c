@@ -42,7 +42,8 @@ static void write_file(const char *dir, const char *name, const char *text)
 static void make_link(const char *target, const char *dir, const char *name)
 {
     char p[4096];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
+    int n = snprintf(p, sizeof p, "%s/%s", dir, name);
+    assert_true(n > 0 && (size_t)n < sizeof p);
     assert_int_equal(symlink(target, p), 0);
 }
 
