@@ -4,6 +4,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -11,6 +12,7 @@
 
 #include "common/log.h"
 #include "config/default_config.h"
+#include "mcp/mcp_server.h"
 #include "mcp/session.h"
 
 #define MB_SHARED_SLOTS 65536
@@ -38,6 +40,42 @@ static int derive_key(const char *secret, uint8_t key[32])
     return EVP_Digest(secret, strlen(secret), key, &len, EVP_sha256(), NULL) == 1 ? 0 : -1;
 }
 
+/* Features a config can switch on that this version does not implement yet. Serving without
+ * them would fail open (no authentication, plain HTTP where TLS was asked for), so start-up
+ * refuses them with a file:line diagnostic instead. */
+static int refuse_unimplemented(const struct mb_config *cfg, struct mb_diags *diags)
+{
+    static const struct { const char *pointer; const char *what; } features[] = {
+        {"/security/authentication/enabled", "security.authentication (service-account and user authentication)"},
+        {"/runtime/middleware/rate_limiting/enabled", "runtime.middleware.rate_limiting"},
+    };
+    int rc = 0;
+    for (size_t i = 0; i < sizeof features / sizeof features[0]; i++) {
+        const json_t *node;
+        char path[128];
+        snprintf(path, sizeof path, "%s", features[i].pointer + 1);
+        node = cfg->root;
+        for (char *part = strtok(path, "/"); part && node; part = strtok(NULL, "/"))
+            node = json_object_get(node, part);
+        if (json_is_true(node)) {
+            mb_diags_add(diags, cfg->source, cfg->doc ? mb_doc_line(cfg->doc, features[i].pointer) : 0,
+                         "%s is enabled but not implemented in mcpbridge %s; refusing to start rather "
+                         "than serve without it", features[i].what, MB_VERSION);
+            rc = -1;
+        }
+    }
+    const json_t *tls = json_object_get(json_object_get(json_object_get(json_object_get(cfg->root, "runtime"),
+                                                                         "server"), "transport"), "tls");
+    if (json_is_string(json_object_get(tls, "certfile"))) {
+        mb_diags_add(diags, cfg->source, cfg->doc ? mb_doc_line(cfg->doc, "/runtime/server/transport/tls/certfile") : 0,
+                     "runtime.server.transport.tls is set but inbound TLS is not implemented in mcpbridge %s; "
+                     "refusing to start rather than serve plain HTTP (terminate TLS in a proxy meanwhile)",
+                     MB_VERSION);
+        rc = -1;
+    }
+    return rc;
+}
+
 int mb_runtime_build(const char *config_path, int port_override, const struct mb_runtime *prev,
                      struct mb_runtime **out, struct mb_diags *diags)
 {
@@ -51,7 +89,7 @@ int mb_runtime_build(const char *config_path, int port_override, const struct mb
                      ? mb_config_load(config_path, &rt->config, diags)
                      : mb_config_load_text("<embedded demo config>", mb_default_config_text,
                                            demo_base_dir(), &rt->config, diags);
-    if (loaded != 0)
+    if (loaded != 0 || refuse_unimplemented(rt->config, diags) != 0)
         goto done;
     rt->catalog = mb_catalog_create(rt->config, diags);
     rt->prompts = mb_prompts_load(rt->config->prompts_dir, rt->config->prompts_max_total_bytes, diags);
