@@ -111,9 +111,7 @@ int mb_buf_append_json_escaped(struct mb_buf *b, const char *s, size_t len)
         goto too_big;
     return 0;
 too_big:
-    b->len = start_len;
-    if (b->data)
-        b->data[b->len] = '\0';
+    mb_buf_truncate(b, start_len);
     return -E2BIG;
 }
 
@@ -126,6 +124,14 @@ void mb_buf_consume(struct mb_buf *b, size_t n)
     memmove(b->data, b->data + n, b->len - n);
     b->len -= n;
     b->data[b->len] = '\0';
+}
+
+void mb_buf_truncate(struct mb_buf *b, size_t len)
+{
+    if (len >= b->len)
+        return;
+    b->len = len;
+    b->data[len] = '\0';
 }
 
 void mb_buf_reset(struct mb_buf *b)

@@ -27,6 +27,9 @@ int mb_buf_vprintf(struct mb_buf *b, const char *fmt, va_list ap);
 int mb_buf_append_json_escaped(struct mb_buf *b, const char *s, size_t len);
 /* Drops the first n bytes (n <= len), keeping the allocation. */
 void mb_buf_consume(struct mb_buf *b, size_t n);
+/* Cuts the buffer back to len bytes (len <= b->len), keeping the allocation: the rollback of a
+ * partly written record. */
+void mb_buf_truncate(struct mb_buf *b, size_t len);
 /* Empties the buffer, keeping the allocation. */
 void mb_buf_reset(struct mb_buf *b);
 /* Frees the memory; the buffer is then empty and may be reused. */

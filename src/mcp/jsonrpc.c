@@ -92,11 +92,8 @@ int mb_jsonrpc_write_result(struct mb_buf *out, const json_t *id, const json_t *
         rc = write_value(out, result);
     if (!rc)
         rc = mb_buf_append(out, "}", 1);
-    if (rc) {
-        out->len = start;
-        if (out->data)
-            out->data[start] = '\0';
-    }
+    if (rc)
+        mb_buf_truncate(out, start);
     return rc;
 }
 
@@ -110,11 +107,8 @@ int mb_jsonrpc_write_result_raw(struct mb_buf *out, const json_t *id, const char
         rc = mb_buf_append(out, raw, len);
     if (!rc)
         rc = mb_buf_append(out, "}", 1);
-    if (rc) {
-        out->len = start;
-        if (out->data)
-            out->data[start] = '\0';
-    }
+    if (rc)
+        mb_buf_truncate(out, start);
     return rc;
 }
 
@@ -136,11 +130,8 @@ int mb_jsonrpc_write_error(struct mb_buf *out, const json_t *id, int code, const
     }
     if (!rc)
         rc = mb_buf_append_str(out, "}}");
-    if (rc) {
-        out->len = start;
-        if (out->data)
-            out->data[start] = '\0';
-    }
+    if (rc)
+        mb_buf_truncate(out, start);
     return rc;
 }
 
@@ -159,11 +150,8 @@ int mb_jsonrpc_write_notification(struct mb_buf *out, const char *method, const 
     }
     if (!rc)
         rc = mb_buf_append(out, "}", 1);
-    if (rc) {
-        out->len = start;
-        if (out->data)
-            out->data[start] = '\0';
-    }
+    if (rc)
+        mb_buf_truncate(out, start);
     return rc;
 }
 

@@ -6,6 +6,8 @@
  * capped; going over fails the load with the total, the cap and the three largest files. */
 #include "mcp/prompts.h"
 
+#include "common/base64.h"
+
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -283,7 +285,7 @@ static int build_content(struct loader *ld, const char *file, const struct mb_do
         if ((rc = read_referenced(ld, file, doc, ptr, "image", image, &data, &len)) != 0)
             goto done;
         rc = -1;
-        b64 = mb_resources_base64(data, len);
+        b64 = mb_base64_encode(data, len);
         *content = b64 ? json_pack("{s:s, s:s, s:s}", "type", "image", "data", b64, "mimeType", mime) : NULL;
     } else {
         const char *uri = json_is_object(res) ? member_string(res, "uri", &bad) : NULL;
@@ -312,7 +314,7 @@ static int build_content(struct loader *ld, const char *file, const struct mb_do
             json_object_set_new(inner, "mimeType", json_string(rmime));
             json_t *t = mb_resources_mime_is_text(rmime) ? json_stringn(data, len) : NULL;
             if (!t) {
-                b64 = mb_resources_base64(data, len);
+                b64 = mb_base64_encode(data, len);
                 json_object_set_new(inner, "blob", b64 ? json_string(b64) : NULL);
             } else {
                 json_object_set_new(inner, "text", t);

@@ -5,6 +5,8 @@
  * check), capped at max_file_bytes. The set is immutable once loaded. */
 #include "mcp/resources.h"
 
+#include "common/base64.h"
+
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -20,7 +22,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 
 #include "common/buf.h"
 #include "common/doc.h"
@@ -242,24 +243,6 @@ done:
     if (fd >= 0)
         close(fd);
     return rc;
-}
-
-char *mb_resources_base64(const void *data, size_t len)
-{
-    const size_t chunk = 3u << 20; /* a multiple of 3, well below INT_MAX */
-    size_t outlen = 4 * ((len + 2) / 3) + 1;
-    char *out = malloc(outlen);
-    if (!out)
-        return NULL;
-    const unsigned char *in = data;
-    size_t o = 0;
-    out[0] = '\0';
-    for (size_t i = 0; i < len; i += chunk) {
-        size_t n = len - i < chunk ? len - i : chunk;
-        o += (size_t)EVP_EncodeBlock((unsigned char *)out + o, in + i, (int)n);
-    }
-    out[o] = '\0';
-    return out;
 }
 
 static bool is_name_char(char c)
@@ -1050,7 +1033,7 @@ static json_t *make_content(const char *uri, const char *mime, const char *data,
             goto fail;
         return c;
     }
-    char *b64 = mb_resources_base64(data, len);
+    char *b64 = mb_base64_encode(data, len);
     json_t *blob = b64 ? json_string(b64) : NULL;
     free(b64);
     if (!blob || json_object_set_new(c, "blob", blob) != 0)

@@ -52,8 +52,6 @@ int mb_resources_mime_is_text(const char *mime);
  * regular file, -EFBIG when over max_bytes (then *len holds the file's size), -ENOMEM, -EIO. */
 int mb_resources_read_beneath(int dirfd, const char *root, const char *rel, size_t max_bytes,
                               char **data, size_t *len);
-/* RFC 4648 base64 without line breaks; a heap string the caller frees, NULL when out of memory. */
-char *mb_resources_base64(const void *data, size_t len);
 /* Appends text to out with every "{{name}}" (spaces inside the braces allowed) whose name is a
  * member of the object values (string members only) replaced by that string, literally: the
  * inserted values are not scanned again. Other placeholders stay as they are. values may be

@@ -2,26 +2,15 @@
 #include "mcp/tool_result.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "common/base64.h"
 #include "common/json_scan.h"
 #include "http/http_server.h"
-
-char *mb_base64_encode(const void *data, size_t len)
-{
-    if (len > (size_t)1 << 30)
-        return NULL;
-    char *out = malloc(4 * ((len + 2) / 3) + 1);
-    if (!out)
-        return NULL;
-    EVP_EncodeBlock((unsigned char *)out, data, (int)len);
-    return out;
-}
 
 size_t mb_utf8_prefix(const char *s, size_t len, size_t max)
 {
@@ -257,9 +246,7 @@ int mb_tool_result_write(const struct mb_tool *tool, const struct mb_upstream_re
             if (!rc)
                 rc = mb_buf_append(out, "}", 1);
             if (rc) {
-                out->len = start;
-                if (out->data)
-                    out->data[start] = '\0';
+                mb_buf_truncate(out, start);
             }
             return rc;
         }

@@ -33,8 +33,6 @@ int mb_tool_result_write(const struct mb_tool *tool, const struct mb_upstream_re
                          const char *url, struct mb_buf *out, bool *is_error);
 /* {"content":[{"type":"text","text":<message>}],"isError":true} (new reference). */
 json_t *mb_tool_error_result(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Base64 (standard alphabet, padded) of len bytes; caller frees. NULL when out of memory. */
-char *mb_base64_encode(const void *data, size_t len);
 /* Length of the longest prefix of s (at most max bytes) that ends on a UTF-8 boundary. */
 size_t mb_utf8_prefix(const char *s, size_t len, size_t max);
 

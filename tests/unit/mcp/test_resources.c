@@ -19,6 +19,7 @@
 
 #include "common/buf.h"
 #include "common/diag.h"
+#include "common/base64.h"
 #include "mcp/resources.h"
 
 #define PNG_B64 "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
@@ -449,7 +450,7 @@ static void test_helpers(void **state)
     const char *in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
     const char *out[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
     for (size_t i = 0; i < 7; i++) {
-        char *b = mb_resources_base64(in[i], strlen(in[i]));
+        char *b = mb_base64_encode(in[i], strlen(in[i]));
         assert_string_equal(b, out[i]);
         free(b);
     }
