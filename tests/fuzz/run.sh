@@ -17,9 +17,11 @@ for bin in "$build"/fuzz_*; do
   seeds=()
   [ -d "$here/corpus/$name" ] && seeds+=("$here/corpus/$name")
   echo "fuzz: $name for ${seconds}s"
+  mkdir -p "$build/fuzz-artifacts"
   if ! "$bin" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+       -artifact_prefix="$build/fuzz-artifacts/$name-" \
        -print_final_stats=0 "$work/$name" "${seeds[@]}" >"$work/$name.log" 2>&1; then
-    echo "fuzz: $name FAILED"; tail -40 "$work/$name.log"; status=1
+    echo "fuzz: $name FAILED (reproducer in $build/fuzz-artifacts/)"; tail -40 "$work/$name.log"; status=1
   else
     grep -E "^#[0-9]+.*DONE|Done [0-9]+ runs" "$work/$name.log" | tail -1 || true
   fi
