@@ -37,4 +37,19 @@ lines += [
     "noisy; the ratios from the same run are what to compare.",
     "",
 ]
+mem_path = os.path.join(root, "bench", "results", "latest-memory.json")
+if os.path.exists(mem_path):
+    m = json.load(open(mem_path))
+    lines += [
+        "## Memory per worker",
+        "",
+        f"- Date: {r['date']} (same run); `bench/memory.py`: one worker, RSS from /proc/<pid>/status",
+        "",
+        "| figure | measured | goal | documented system |",
+        "|---|---:|---:|---:|",
+        f"| idle worker RSS | {m['idle_worker_rss_kib'] / 1024:.1f} MB | < 8 MB | 100-200 MB |",
+        f"| worker RSS with {m['connections']:,} open keep-alive connections | {m['worker_rss_kib_with_connections'] / 1024:.1f} MB | < 64 MB | ~1000 connections per worker |",
+        f"| added per connection | {m['per_connection_bytes']} bytes | | |",
+        "",
+    ]
 open(os.path.join(root, "BENCHMARKS.md"), "w").write("\n".join(lines))

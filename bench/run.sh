@@ -3,7 +3,8 @@
 # through mcpbridge (1 worker) against nginx proxy_pass (1 worker, upstream keep-alive) to the
 # same downstream, and the downstream alone (the physical limit), all on 127.0.0.1 with the same
 # wrk load, alternating configurations over several rounds; medians and ratios reported.
-#   bench/run.sh           full run (3 rounds x 10 s each), writes bench/results/ and BENCHMARKS.md
+#   bench/run.sh           full run (3 rounds x 10 s each, then worker RSS idle and with 10,000
+#                          open connections), writes bench/results/ and BENCHMARKS.md
 #   bench/run.sh --smoke   one 2 s round, checks the harness works (part of make test), writes nothing
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -108,10 +109,14 @@ print(json.dumps(med, indent=2))
 PY
 )
 echo "$summary"
+mem_conns=10000; [ $smoke -eq 1 ] && mem_conns=300
+echo "memory: one worker idle and with $mem_conns open connections"
+python3 "$here/memory.py" "$bin" "$here/openapi.yaml" "$mem_conns" "$tmp/memory.json"
 if [ $smoke -eq 1 ]; then
   echo "bench smoke: harness OK (figures from a 2 s smoke run are not results)"
   exit 0
 fi
+cp "$tmp/memory.json" "$root/bench/results/latest-memory.json"
 stamp=$(date -u +%Y-%m-%dT%H-%M-%SZ)
 machine="$(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
 python3 - "$root" "$stamp" "$machine" "$rounds" "$duration" "$conns" <<PY
