@@ -1,11 +1,14 @@
 /* Implementation of upstream.h: libcurl's multi-socket API driven from one libuv loop.
- * curl tells us which sockets to watch (on_curl_socket -> one uv_poll_t per socket, found again
- * through curl_multi_assign so a reused fd number never meets a stale poll) and when to wake it
- * (on_curl_timer -> one uv_timer_t). Every wake-up goes through drive(), which runs
- * curl_multi_socket_action, then finishes what had to wait until curl returned (cancels asked
- * for from inside curl callbacks, calls started from them, a destroy), then reads the completed
- * transfers and runs their done callbacks, outside any curl callback. Calls and their easy
- * handles are recycled through a bounded free list; connections stay in the multi's cache. */
+ * curl creates and closes its sockets through us (on_open_socket, on_close_socket), so each
+ * socket has one record in an fd-indexed table and one uv_poll_t for its whole life: curl says
+ * which events to watch (on_curl_socket); when a transfer ends and the connection goes idle in
+ * curl's pool, the poll is parked (left registered for reading, no syscall) instead of being
+ * torn down and rebuilt for the next call. Timeouts come through on_curl_timer -> one uv_timer_t.
+ * Every wake-up goes through drive(), which runs curl_multi_socket_action, then finishes what
+ * had to wait until curl returned (cancels asked for from inside curl callbacks, calls started
+ * from them, a destroy), then reads the completed transfers and runs their done callbacks,
+ * outside any curl callback. Calls and their easy handles are recycled through a bounded free
+ * list; connections stay in the multi's cache. */
 #include "upstream/upstream.h"
 
 #include "common/buf.h"
@@ -18,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define UP_DEFAULT_MAX_CONNECTIONS 100u
 #define UP_DEFAULT_MAX_KEEPALIVE 20u
@@ -59,10 +64,16 @@ struct up_list {
     unsigned count;
 };
 
+/* One socket curl uses. A tracked one (opened by on_open_socket, in the fd table) lives until
+ * on_close_socket, and so does its poll handle; an untracked one lives while curl watches it. */
 struct up_sock {
     uv_poll_t poll;
     curl_socket_t fd;
     struct mb_upstream *up;
+    int events;                 /* mask registered with libuv; 0 = poll stopped */
+    bool poll_ready;            /* poll initialised (then released with uv_close) */
+    bool tracked;               /* in up->by_fd */
+    bool parked;                /* idle in curl's pool: events are not curl's business */
     struct up_sock *prev, *next;
 };
 
@@ -74,7 +85,11 @@ struct mb_upstream {
     struct up_list active;
     struct up_list pending;
     struct up_list free_calls;
-    struct up_sock *socks;
+    struct up_sock *socks;      /* every up_sock, tracked or not */
+    struct up_sock **by_fd;     /* fd -> tracked up_sock; the source of truth for our sockets */
+    size_t by_fd_cap;
+    unsigned tracked;           /* entries in by_fd */
+    struct mb_upstream_stats stats;
     unsigned in_flight;         /* active or pending, not cancelled */
     unsigned deferred_cancels;  /* cancelled calls still in the multi */
     unsigned fresh;             /* calls whose STARTED is due */
@@ -445,6 +460,18 @@ static void on_poll(uv_poll_t *p, int status, int events)
     struct up_sock *s = p->data;
     struct mb_upstream *up = s->up;
     int flags = 0;
+    if (s->parked) {
+        /* An idle pooled connection woke up: the server closed it, or sent bytes it should not
+         * have. curl is not watching it, so it is not told; it finds the connection dead when it
+         * next looks (the liveness check before reuse, or its cache pruning) and closes it
+         * through on_close_socket. We only stop watching (one epoll DEL), since the readiness
+         * is level-triggered and would wake the loop on every iteration. */
+        s->parked = false;
+        s->events = 0;
+        uv_poll_stop(&s->poll);
+        up->stats.parked_wakeups++;
+        return;
+    }
     if (status < 0)
         flags = CURL_CSELECT_ERR;
     else {
@@ -471,6 +498,30 @@ static void on_handle_closed(uv_handle_t *h)
         free(up);
 }
 
+static struct up_sock *sock_lookup(const struct mb_upstream *up, curl_socket_t fd)
+{
+    if (fd < 0 || (size_t)fd >= up->by_fd_cap)
+        return NULL;
+    return up->by_fd[fd];
+}
+
+static struct up_sock *sock_new(struct mb_upstream *up, curl_socket_t fd)
+{
+    struct up_sock *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->fd = fd;
+    s->up = up;
+    s->poll.data = s;
+    s->next = up->socks;
+    if (up->socks)
+        up->socks->prev = s;
+    up->socks = s;
+    return s;
+}
+
+/* Forgets the record and releases its poll handle; never touches the fd itself. uv_poll_stop
+ * takes the fd out of epoll synchronously, so the fd may be closed as soon as this returns. */
 static void sock_close(struct mb_upstream *up, struct up_sock *s)
 {
     if (s->prev)
@@ -479,53 +530,173 @@ static void sock_close(struct mb_upstream *up, struct up_sock *s)
         up->socks = s->next;
     if (s->next)
         s->next->prev = s->prev;
-    uv_poll_stop(&s->poll);
+    if (s->tracked) {
+        up->by_fd[s->fd] = NULL;
+        up->tracked--;
+    }
+    if (!s->poll_ready) {
+        free(s);
+        return;
+    }
+    if (s->events)
+        uv_poll_stop(&s->poll);
     up->pending_closes++;
     uv_close((uv_handle_t *)&s->poll, on_handle_closed);
 }
 
-/* CURLMOPT_SOCKETFUNCTION. socketp is the up_sock we assigned to this socket, so an fd number
- * that curl closed and reopened always starts with a fresh poll handle. */
+static int sock_track(struct mb_upstream *up, struct up_sock *s)
+{
+    size_t fd = (size_t)s->fd;
+    if (fd >= up->by_fd_cap) {
+        size_t cap = up->by_fd_cap ? up->by_fd_cap : 64;
+        while (cap <= fd)
+            cap *= 2;
+        struct up_sock **t = realloc(up->by_fd, cap * sizeof *t);
+        if (!t)
+            return -ENOMEM;
+        memset(t + up->by_fd_cap, 0, (cap - up->by_fd_cap) * sizeof *t);
+        up->by_fd = t;
+        up->by_fd_cap = cap;
+    }
+    up->by_fd[fd] = s;
+    s->tracked = true;
+    up->tracked++;
+    return 0;
+}
+
+/* Registers the mask with libuv only when it changes: in libuv 1.44 every uv_poll_start is an
+ * epoll DEL (synchronous) plus an ADD (next loop iteration), even for the same mask. */
+static int sock_watch(struct mb_upstream *up, struct up_sock *s, int events)
+{
+    if (!s->poll_ready) {
+        if (uv_poll_init_socket(up->loop, &s->poll, s->fd) != 0) {
+            mb_warn("upstream", "cannot watch socket %d", (int)s->fd);
+            return -1;
+        }
+        s->poll_ready = true;
+        up->stats.polls_created++;
+    }
+    if (s->events == events)
+        return 0;
+    if (uv_poll_start(&s->poll, events, on_poll) != 0) {
+        uv_poll_stop(&s->poll);
+        s->events = 0;
+        return -1;
+    }
+    s->events = events;
+    return 0;
+}
+
+/* CURLOPT_OPENSOCKETFUNCTION: the socket curl would have made, recorded in the fd table so that
+ * its poll handle can outlive single transfers (on_curl_socket parks it between them). */
+static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+    struct mb_upstream *up = clientp;
+    curl_socket_t fd = socket(addr->family, addr->socktype, addr->protocol);
+    if (fd == CURL_SOCKET_BAD)
+        return CURL_SOCKET_BAD;
+    up->stats.sockets_opened++;
+    if (up->destroyed || purpose != CURLSOCKTYPE_IPCXN)
+        return fd;  /* untracked: on_curl_socket falls back to a per-transfer poll */
+    /* A record already holding this number is stale: curl closed that socket without our
+     * callback (a connect attempt it abandons before publishing it, its resolver's socketpair)
+     * and the kernel reused the number. Release it. If curl was still watching the old socket,
+     * its socket hash keeps that entry and action for the number and may never repeat the
+     * mask, so the new socket inherits it (registered anew: epoll dropped the closed file). */
+    struct up_sock *old = sock_lookup(up, fd);
+    for (struct up_sock *l = up->socks; !old && l; l = l->next)
+        if (!l->tracked && l->fd == fd)
+            old = l;
+    int carry = 0;
+    if (old) {
+        carry = old->parked ? 0 : old->events;
+        if (!old->tracked)
+            curl_multi_assign(up->multi, fd, NULL);  /* it was curl's socketp */
+        sock_close(up, old);
+    }
+    struct up_sock *s = sock_new(up, fd);
+    if (s && sock_track(up, s) != 0) {
+        sock_close(up, s);
+        s = NULL;
+    }
+    if (s && carry)
+        sock_watch(up, s, carry);
+    return fd;  /* without a record when out of memory: still usable, untracked */
+}
+
+/* CURLOPT_CLOSESOCKETFUNCTION: curl calls the one of the easy handle that opened the connection
+ * (conn->fclosesocket), also when the pool closes it much later or from curl_multi_cleanup, so
+ * clientp is always the client (which outlives its multi). The poll leaves epoll first, then
+ * the fd is closed: libuv aborts if epoll_ctl meets a closed fd. */
+static int on_close_socket(void *clientp, curl_socket_t fd)
+{
+    struct mb_upstream *up = clientp;
+    struct up_sock *s = sock_lookup(up, fd);
+    if (s)
+        sock_close(up, s);
+    up->stats.sockets_closed++;
+    return close(fd);
+}
+
+/* CURLMOPT_SOCKETFUNCTION. A socket from on_open_socket is found in the fd table; its poll
+ * handle lives as long as the socket. Any other socket gets the previous treatment: a poll
+ * handle attached with curl_multi_assign for as long as curl watches it, so an fd number that
+ * curl closed and reopened always starts with a fresh poll handle. */
 static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
     struct mb_upstream *up = userp;
-    struct up_sock *s = socketp;
+    struct up_sock *s = sock_lookup(up, fd);
+    struct up_sock *loose = socketp;
     int rc = -1;
+    if (s && loose) {
+        /* A per-transfer poll left on curl's entry for an fd number that is now a tracked
+         * socket (its old socket was closed behind our back): drop it. */
+        if (!up->destroyed)
+            curl_multi_assign(up->multi, fd, NULL);
+        sock_close(up, loose);
+        loose = NULL;
+    }
     if (what == CURL_POLL_REMOVE) {
         if (s) {
+            if (s->events == UV_READABLE) {
+                /* The transfer is over and the connection goes idle in curl's pool: keep the
+                 * poll registered as it is (no syscall), and only note that events are no
+                 * longer curl's business (on_poll). */
+                s->parked = true;
+            } else if (s->events) {
+                /* Watched for writing: a connect curl gives up (it may close that socket
+                 * without our callback) or a send cut short. Drop the record rather than
+                 * leave a poll on an fd we cannot vouch for; if curl uses the socket again it
+                 * falls back to a per-transfer poll. */
+                sock_close(up, s);
+            }
+        } else if (loose) {
             if (!up->destroyed)
                 curl_multi_assign(up->multi, fd, NULL);
-            sock_close(up, s);
+            sock_close(up, loose);
         }
         rc = 0;
         goto done;
     }
     if (up->destroyed)
         goto done;
-    if (!s) {
-        s = calloc(1, sizeof *s);
-        if (!s)
-            goto done;
-        if (uv_poll_init_socket(up->loop, &s->poll, fd) != 0) {
-            mb_warn("upstream", "cannot watch socket %d", (int)fd);
-            free(s);
-            goto done;
-        }
-        s->fd = fd;
-        s->up = up;
-        s->poll.data = s;
-        s->next = up->socks;
-        if (up->socks)
-            up->socks->prev = s;
-        up->socks = s;
-        curl_multi_assign(up->multi, fd, s);
-    }
     int events = 0;
     if (what & CURL_POLL_IN)
         events |= UV_READABLE;
     if (what & CURL_POLL_OUT)
         events |= UV_WRITABLE;
-    if (uv_poll_start(&s->poll, events, on_poll) != 0)
+    if (s) {
+        s->parked = false;
+        rc = sock_watch(up, s, events);
+        goto done;
+    }
+    if (!loose) {
+        loose = sock_new(up, fd);
+        if (!loose)
+            goto done;
+        curl_multi_assign(up->multi, fd, loose);
+    }
+    if (sock_watch(up, loose, events) != 0)
         goto done;
     rc = 0;
 done:
@@ -674,6 +845,12 @@ static int call_configure(struct mb_upstream_call *c, const struct mb_upstream_r
     ok &= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;
     ok &= curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L) == CURLE_OK;
     ok &= curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L) == CURLE_OK;
+    /* Socket lifetime, so a pooled connection keeps its poll handle between transfers. curl
+     * keeps the close callback and its data with the connection, so up must outlive the multi. */
+    ok &= curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket) == CURLE_OK;
+    ok &= curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, up) == CURLE_OK;
+    ok &= curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket) == CURLE_OK;
+    ok &= curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, up) == CURLE_OK;
 #if LIBCURL_VERSION_NUM >= 0x075500
     ok &= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK;
 #else
@@ -764,6 +941,20 @@ unsigned mb_upstream_active(const struct mb_upstream *up)
     return up ? up->in_flight : 0;
 }
 
+void mb_upstream_stats(const struct mb_upstream *up, struct mb_upstream_stats *out)
+{
+    if (!out)
+        return;
+    memset(out, 0, sizeof *out);
+    if (!up)
+        return;
+    *out = up->stats;
+    out->sockets_tracked = up->tracked;
+    for (const struct up_sock *s = up->socks; s; s = s->next)
+        if (s->parked)
+            out->sockets_parked++;
+}
+
 static void do_destroy(struct mb_upstream *up)
 {
     struct mb_upstream_call *c;
@@ -781,11 +972,14 @@ static void do_destroy(struct mb_upstream *up)
         list_unlink(&up->free_calls, c);
         call_free(c);
     }
-    up->destroyed = true;  /* curl callbacks from cleanup only close polls from here on */
-    curl_multi_cleanup(up->multi);
+    up->destroyed = true;  /* curl callbacks from cleanup only close polls and sockets from here on */
+    curl_multi_cleanup(up->multi);  /* closes the pooled connections through on_close_socket */
     up->multi = NULL;
     while (up->socks)
-        sock_close(up, up->socks);
+        sock_close(up, up->socks);  /* records curl closed without telling us: polls only */
+    free(up->by_fd);
+    up->by_fd = NULL;
+    up->by_fd_cap = 0;
     uv_timer_stop(&up->timer);
     up->pending_closes++;
     uv_close((uv_handle_t *)&up->timer, on_handle_closed);

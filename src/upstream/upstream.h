@@ -84,4 +84,15 @@ void mb_upstream_cancel(struct mb_upstream_call *call);
 /* Calls in flight. */
 unsigned mb_upstream_active(const struct mb_upstream *up);
 
+/* Socket and poll counters, for tests and diagnostics (docs/internals/upstream.md). */
+struct mb_upstream_stats {
+    unsigned long sockets_opened;   /* created by our CURLOPT_OPENSOCKETFUNCTION */
+    unsigned long sockets_closed;   /* closed by our CURLOPT_CLOSESOCKETFUNCTION */
+    unsigned long polls_created;    /* uv_poll_t handles initialised (any socket) */
+    unsigned long parked_wakeups;   /* events on idle pooled sockets (peer closed or sent bytes) */
+    unsigned sockets_tracked;       /* now: sockets in the fd table */
+    unsigned sockets_parked;        /* now: idle pooled sockets still watched for readability */
+};
+void mb_upstream_stats(const struct mb_upstream *up, struct mb_upstream_stats *out);
+
 #endif

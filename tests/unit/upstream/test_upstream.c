@@ -468,6 +468,23 @@ static void make_gzip_bodies(void)
     free(bomb);
 }
 
+/* Closes up to max connections that sit idle between requests (as a server's keep-alive timeout
+ * would); returns how many it closed. */
+static unsigned srv_close_idle(struct srv *s, unsigned max)
+{
+    unsigned n = 0;
+    struct conn *c = s->conns;
+    while (c && n < max) {
+        struct conn *next = c->next;
+        if (c->mode == MODE_IDLE && c->in_len == 0) {
+            conn_close(c);
+            n++;
+        }
+        c = next;
+    }
+    return n;
+}
+
 static void srv_stop(struct srv *s)
 {
     while (s->conns)
@@ -485,7 +502,22 @@ struct fx {
     struct mb_upstream *up;
     uv_timer_t deadline;
     bool expired;
+    uv_check_t iter;
+    unsigned long iterations;   /* loop iterations, counted by a check handle */
 };
+
+static void on_iteration(uv_check_t *h)
+{
+    struct fx *f = h->data;
+    f->iterations++;
+}
+
+static struct mb_upstream_stats stats_of(struct fx *f)
+{
+    struct mb_upstream_stats st;
+    mb_upstream_stats(f->up, &st);
+    return st;
+}
 
 static void on_deadline(uv_timer_t *t)
 {
@@ -511,6 +543,10 @@ static int fx_setup(void **state)
     assert_int_equal(uv_loop_init(&f->loop), 0);
     assert_int_equal(uv_timer_init(&f->loop, &f->deadline), 0);
     f->deadline.data = f;
+    assert_int_equal(uv_check_init(&f->loop, &f->iter), 0);
+    f->iter.data = f;
+    assert_int_equal(uv_check_start(&f->iter, on_iteration), 0);
+    uv_unref((uv_handle_t *)&f->iter);
     srv_start(&f->srv, &f->loop);
     *state = f;
     return 0;
@@ -524,6 +560,7 @@ static int fx_teardown(void **state)
     f->up = NULL;
     srv_stop(&f->srv);
     uv_close((uv_handle_t *)&f->deadline, NULL);
+    uv_close((uv_handle_t *)&f->iter, NULL);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     /* Fails when the client left a handle open. */
     assert_int_equal(uv_loop_close(&f->loop), 0);
@@ -676,6 +713,10 @@ static void test_json_keepalive_reuses_one_connection(void **state)
     assert_int_equal(f->srv.requests, 2);
     assert_int_equal(f->srv.accepts, 1);
     assert_int_equal(f->srv.peer_closes, 0);
+    struct mb_upstream_stats st = stats_of(f);
+    assert_int_equal(st.sockets_opened, 1);
+    assert_int_equal(st.polls_created, 1);
+    assert_int_equal(st.sockets_parked, 1);
     result_free(a);
     result_free(b);
 }
@@ -775,6 +816,12 @@ static void test_connection_refused(void **state)
     assert_int_equal(r->error, MB_UPSTREAM_ECONNECT);
     assert_int_equal(r->status, 0);
     assert_non_null(strstr(r->errmsg, "connect"));
+    /* The failed socket went out through our close callback and left nothing behind. */
+    struct mb_upstream_stats st = stats_of(f);
+    assert_true(st.sockets_opened >= 1);
+    assert_int_equal(st.sockets_closed, st.sockets_opened);
+    assert_int_equal(st.sockets_tracked, 0);
+    assert_int_equal(st.sockets_parked, 0);
     result_free(r);
 }
 
@@ -890,6 +937,9 @@ static void test_cancel_in_flight(void **state)
     RUN_UNTIL(f, f->srv.peer_closes == 1, 5000);
     assert_int_equal(f->srv.peer_closes, 1);
     assert_int_equal(r->done_calls, 0);
+    struct mb_upstream_stats st = stats_of(f);
+    assert_int_equal(st.sockets_closed, 1);
+    assert_int_equal(st.sockets_tracked, 0);
 
     /* The client still works afterwards. */
     struct result *r2 = result_new(f);
@@ -1107,6 +1157,111 @@ static void test_no_accept_encoding_by_default(void **state)
     result_free(r);
 }
 
+/* The server closes a pooled connection while it is idle: the parked poll wakes once and is
+ * stopped (no busy loop on the level-triggered EOF), and the next call reconnects. */
+static void test_server_closes_idle_pooled_connection(void **state)
+{
+    struct fx *f = *state;
+    fx_up(f, NULL);
+    struct result *a = result_new(f), *b = result_new(f);
+    start_get(f, "/json", a, 5000, 0);
+    RUN_UNTIL(f, a->done_calls, 5000);
+    assert_int_equal(a->status, 200);
+    struct mb_upstream_stats st = stats_of(f);
+    assert_int_equal(st.sockets_parked, 1);
+    assert_int_equal(st.sockets_tracked, 1);
+
+    assert_int_equal(srv_close_idle(&f->srv, 1), 1);
+    unsigned long before = f->iterations;
+    RUN_UNTIL(f, stats_of(f).parked_wakeups == 1, 5000);
+    assert_int_equal(stats_of(f).parked_wakeups, 1);
+    /* Idle for a while: a poll left on the EOF would wake the loop thousands of times. */
+    RUN_UNTIL(f, false, 200);
+    assert_true(f->iterations - before < 20);
+    st = stats_of(f);
+    assert_int_equal(st.parked_wakeups, 1);
+    assert_int_equal(st.sockets_parked, 0);
+    assert_int_equal(st.sockets_tracked, 1);  /* still curl's until it notices */
+    assert_int_equal(st.sockets_closed, 0);
+
+    start_get(f, "/json", b, 5000, 0);
+    RUN_UNTIL(f, b->done_calls, 5000);
+    assert_int_equal(b->done_calls, 1);
+    assert_int_equal(b->error, MB_UPSTREAM_OK);
+    assert_int_equal(b->status, 200);
+    assert_int_equal(f->srv.accepts, 2);
+    assert_int_equal(f->srv.requests, 2);
+    st = stats_of(f);
+    assert_int_equal(st.sockets_opened, 2);
+    assert_int_equal(st.sockets_closed, 1);  /* the dead one, through our callback */
+    assert_int_equal(st.sockets_tracked, 1);
+    assert_int_equal(st.polls_created, 2);
+    assert_int_equal(st.sockets_parked, 1);
+    result_free(a);
+    result_free(b);
+}
+
+#define SEQUENTIAL 40
+
+/* Sequential calls over one keep-alive connection: one socket, one poll handle for all. */
+static void test_sequential_calls_keep_one_poll(void **state)
+{
+    struct fx *f = *state;
+    fx_up(f, NULL);
+    for (int i = 0; i < SEQUENTIAL; i++) {
+        struct result *r = result_new(f);
+        start_get(f, i % 2 ? "/json" : "/sized/5000", r, 5000, 0);
+        RUN_UNTIL(f, r->done_calls, 5000);
+        assert_int_equal(r->done_calls, 1);
+        assert_int_equal(r->status, 200);
+        result_free(r);
+    }
+    assert_int_equal(f->srv.accepts, 1);
+    assert_int_equal(f->srv.requests, SEQUENTIAL);
+    struct mb_upstream_stats st = stats_of(f);
+    assert_int_equal(st.sockets_opened, 1);
+    assert_int_equal(st.polls_created, 1);
+    assert_int_equal(st.sockets_closed, 0);
+    assert_int_equal(st.sockets_tracked, 1);
+    assert_int_equal(st.sockets_parked, 1);
+    assert_int_equal(st.parked_wakeups, 0);
+}
+
+/* Destroy with several pooled connections, parked and one already woken by the server's
+ * close: every connection is closed and every handle released (the teardown closes the loop;
+ * ASan and LeakSanitizer check the memory). */
+static void test_destroy_with_parked_sockets(void **state)
+{
+    struct fx *f = *state;
+    struct mb_upstream_options o = {.max_connections = 4, .max_keepalive = 4};
+    fx_up(f, &o);
+    struct many m = {.loop = &f->loop};
+    char url[128];
+    url_for(f, url, sizeof url, "/sized/1000");
+    struct mb_upstream_request req = {.method = "GET", .url = url, .timeout_ms = 5000};
+    for (int i = 0; i < 4; i++)
+        assert_non_null(mb_upstream_start(f->up, &req, on_many_done, NULL, &m));
+    RUN_UNTIL(f, m.done == 4, 5000);
+    assert_int_equal(m.ok, 4);
+    unsigned conns = f->srv.accepts;
+    assert_true(conns >= 2 && conns <= 4);
+    struct mb_upstream_stats st = stats_of(f);
+    assert_int_equal(st.sockets_parked, conns);
+    assert_int_equal(st.polls_created, conns);
+
+    assert_int_equal(srv_close_idle(&f->srv, 1), 1);
+    RUN_UNTIL(f, stats_of(f).parked_wakeups == 1, 5000);
+    st = stats_of(f);
+    assert_int_equal(st.parked_wakeups, 1);
+    assert_int_equal(st.sockets_parked, conns - 1);
+    assert_int_equal(st.sockets_tracked, conns);
+
+    mb_upstream_destroy(f->up);
+    f->up = NULL;
+    RUN_UNTIL(f, f->srv.peer_closes == conns - 1, 5000);
+    assert_int_equal(f->srv.peer_closes, conns - 1);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -1133,6 +1288,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_progress_phases_in_order, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_gzip_decoded_when_accept_encoding, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_no_accept_encoding_by_default, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_server_closes_idle_pooled_connection, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_sequential_calls_keep_one_poll, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_destroy_with_parked_sockets, fx_setup, fx_teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
