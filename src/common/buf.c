@@ -37,6 +37,11 @@ static int buf_reserve(struct mb_buf *b, size_t extra)
     return 0;
 }
 
+int mb_buf_reserve(struct mb_buf *b, size_t extra)
+{
+    return buf_reserve(b, extra);
+}
+
 int mb_buf_append(struct mb_buf *b, const void *data, size_t len)
 {
     int rc = buf_reserve(b, len);

@@ -16,6 +16,9 @@ struct mb_buf {
 
 /* Prepares an empty buffer that may grow to max bytes. Allocates nothing. */
 void mb_buf_init(struct mb_buf *b, size_t max);
+/* Makes room for extra more bytes in one allocation, so a writer that knows its size avoids the
+ * doubling steps. Returns 0, -E2BIG past max, or -ENOMEM. */
+int mb_buf_reserve(struct mb_buf *b, size_t extra);
 /* Appends len bytes. Returns 0, -E2BIG past max, or -ENOMEM. */
 int mb_buf_append(struct mb_buf *b, const void *data, size_t len);
 /* Appends a NUL-terminated string. Same returns as mb_buf_append. */

@@ -355,6 +355,7 @@ static void on_sink_message(void *sink, const char *json, size_t len, bool final
         if (px->streaming) {
             write_event(px, json, len);
         } else {
+            mb_buf_reserve(&px->collected, len + 1);
             if (px->collected_count)
                 mb_buf_append(&px->collected, ",", 1);
             if (mb_buf_append(&px->collected, json, len) == 0)

@@ -144,6 +144,7 @@ void mb_mcp_finish_raw(struct mb_mcp_request *req, const char *raw, size_t len)
 {
     struct mb_buf out;
     mb_buf_init(&out, MB_MCP_MAX_RESPONSE);
+    mb_buf_reserve(&out, len + 64);
     if (mb_jsonrpc_write_result_raw(&out, req->id, raw, len) == 0)
         deliver_final(req, out.data, out.len);
     else

@@ -78,6 +78,8 @@ static void on_done(void *data, const struct mb_upstream_response *resp)
     uint64_t elapsed = now_ms(req) - req->started_ms;
     struct mb_buf result;
     mb_buf_init(&result, MB_MCP_MAX_RESPONSE);
+    /* Text (escaped, at most 6x but usually ~1.1x) plus structuredContent: one allocation. */
+    mb_buf_reserve(&result, resp->body_len + resp->body_len / 4 + resp->body_len + 128);
     bool failed = false;
     int rc = mb_tool_result_write(req->tool, resp, req->url, &result, &failed);
     if (resp->error)
