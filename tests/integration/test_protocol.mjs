@@ -14,6 +14,7 @@ import { MCPBRIDGE, SOURCE_DIR, freePort, waitHttp, post, httpPost, rawSession, 
 const OPS = 150; // more than one tools/list page (100)
 let downstream, downstreamUrl, tmp, servers = [];
 const aborted = new Set(); // ids of /slow requests whose client went away before the answer
+const BIG = JSON.stringify({ data: 'x'.repeat(2 * 1024 * 1024) }); // over the 1 MiB response cap
 
 function spec() {
   const paths = {
@@ -31,7 +32,12 @@ async function startServer(extra = {}) {
   const dir = mkdtempSync(join(tmp, 'srv-'));
   const specFile = join(dir, 'spec.json');
   writeFileSync(specFile, JSON.stringify(spec()));
-  const configFile = writeConfig(dir, { specFile, baseUrl: downstreamUrl, port, extra });
+  // A generous default timeout: sanitizer builds on a loaded machine are slow (tests that are
+  // about timeouts set their own).
+  const config = { runtime: { middleware: { request_timeout: { timeout_ms: 10000 } } } };
+  const merged = JSON.parse(JSON.stringify(config));
+  for (const [k, v] of Object.entries(extra)) merged[k] = k === 'runtime' ? { ...merged.runtime, ...v } : v;
+  const configFile = writeConfig(dir, { specFile, baseUrl: downstreamUrl, port, extra: merged });
   const child = spawn(MCPBRIDGE, ['serve', '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'], cwd: SOURCE_DIR });
   let log = '';
   child.stderr.on('data', (d) => { log += d; });
@@ -55,7 +61,7 @@ before(async () => {
       res.on('close', () => { if (!res.writableFinished) { clearTimeout(timer); aborted.add(tag); } });
     } else if (u.pathname === '/big') {
       res.setHeader('Content-Type', 'application/json');
-      res.end(JSON.stringify({ data: 'x'.repeat(2 * 1024 * 1024) }));
+      res.end(BIG);
     } else {
       res.setHeader('Content-Type', 'application/json');
       res.end('{}');
@@ -163,15 +169,19 @@ test('tools/list pages with an opaque cursor; a bad cursor is -32602', async () 
   assert.equal(bad.json.error.code, -32602);
 });
 
-test('a downstream slower than request_timeout and one larger than max_response_bytes are tool errors', async () => {
-  const s = await startServer({ runtime: { middleware: { request_timeout: { timeout_ms: 300 } },
-                                           http: { response_guard: { max_response_bytes: 1048576 } } } });
+test('a downstream slower than request_timeout is a tool error, answered at the timeout', async () => {
+  const s = await startServer({ runtime: { middleware: { request_timeout: { timeout_ms: 300 } } } });
   const sid = await rawSession(s.url);
   const t0 = Date.now();
   const slow = await post(s.url, call(1, 'slow', { tag: 'timeout' }), hdr(sid));
   assert.ok(Date.now() - t0 < 1800, 'answered at the timeout, not when the downstream finished');
   assert.equal(slow.json.result.isError, true);
   assert.match(slow.json.result.content[0].text, /did not answer in time/);
+});
+
+test('a downstream body larger than max_response_bytes is a tool error', async () => {
+  const s = await startServer({ runtime: { http: { response_guard: { max_response_bytes: 1048576 } } } });
+  const sid = await rawSession(s.url);
   const big = await post(s.url, call(2, 'big'), hdr(sid));
   assert.equal(big.json.result.isError, true);
   assert.match(big.json.result.content[0].text, /too large/);
