@@ -117,6 +117,8 @@ if [ $smoke -eq 1 ]; then
   exit 0
 fi
 cp "$tmp/memory.json" "$root/bench/results/latest-memory.json"
+echo "openapi load: GitHub's REST description through the converter"
+MCPBRIDGE="$bin" bash "$here/openapi_load.sh"
 stamp=$(date -u +%Y-%m-%dT%H-%M-%SZ)
 machine="$(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
 python3 - "$root" "$stamp" "$machine" "$rounds" "$duration" "$conns" <<PY
