@@ -6,6 +6,7 @@
 #define MB_CATALOG_INTERNAL_H
 
 #include <jansson.h>
+#include <limits.h>
 #include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -22,10 +23,22 @@
 #define MB_OA_PTR_MAX          1024    /* JSON pointer buffers */
 #define MB_OA_DESC_MAX         1024    /* tool description bytes, ellipsis included */
 #define MB_OA_TITLE_MAX        256
-#define MB_OA_NAME_MAX         64
+#define MB_OA_NAME_MAX         64      /* default tool name length (api.openapi.tool_name_max_length) */
+#define MB_OA_NAME_MIN_LIMIT   16      /* allowed range of tool_name_max_length */
+#define MB_OA_NAME_LIMIT       128
 
 /* ---- spec.c: the loaded document and $ref resolution ---- */
 
+#define MB_OA_MAX_REF_FILES    64      /* other files reached through $ref, per catalog build */
+
+/* A file reached through a $ref to another file ("common.yaml#/components/schemas/X"). */
+struct mb_oa_extdoc {
+    char *path;               /* canonical (realpath), heap */
+    struct mb_doc *doc;       /* owned; NULL when it could not be loaded */
+};
+
+/* Locations ("ptr" arguments below) are RFC 6901 pointers into the spec, or "@<n>:<pointer>"
+ * for a pointer into ext[n - 1]; mb_oa_ptr_push appends to either form. */
 struct mb_oa_spec {
     struct mb_doc *doc;       /* owned; may be NULL when the root was given directly */
     const json_t *root;
@@ -33,6 +46,16 @@ struct mb_oa_spec {
     int version;              /* 2 (Swagger 2.0), 30 or 31 */
     struct mb_diags *diags;
     int errors;               /* fatal findings so far */
+    bool base_overridden;     /* the configuration gave the base URL (set by mb_oa_base_url) */
+    json_t *cache;            /* resolved $ref schemas: "<mode><doc>#<ptr>" -> [schema, nodes,
+                               * height]; NULL until first use, freed by mb_oa_spec_cache_clear */
+    char spec_real[PATH_MAX]; /* realpath of the spec ("" for a spec given in memory) and of */
+    char root_dir[PATH_MAX];  /* its directory, the tree $refs to other files must stay in;
+                               * both set on the first such $ref ("" before) */
+    struct mb_oa_extdoc *ext; /* files loaded for $refs, at most MB_OA_MAX_REF_FILES */
+    size_t ext_count;
+    bool ext_closed;          /* set by mb_oa_spec_cache_clear: refs into other files are no
+                               * longer followed (mb_oa_deref returns NULL, no diagnostic) */
 };
 
 /* Schema resolution modes: input drops readOnly properties, output drops writeOnly ones. */
@@ -60,9 +83,18 @@ const json_t *mb_oa_deref(struct mb_oa_spec *s, const json_t *node, char *ptr, s
  * when out of memory. */
 json_t *mb_oa_schema_resolve(struct mb_oa_spec *s, const json_t *node, const char *ptr,
                              enum mb_oa_mode mode);
+/* Frees the resolved-schema cache (schemas already handed out keep their references) and the
+ * files loaded for $refs to other files (see ext_closed). */
+void mb_oa_spec_cache_clear(struct mb_oa_spec *s);
 /* The base URL: override, else servers[0] (3.x) or schemes/host/basePath (2.0), without a
  * trailing '/'. Returns a heap string or NULL after a diagnostic. */
 char *mb_oa_base_url(struct mb_oa_spec *s, const char *override);
+/* The base URL of an operation from its own or its path item's "servers" (3.x), or NULL
+ * (no such servers, the configuration overrides, or a diagnostic was added: check s->errors).
+ * root is the catalog's base URL: a server URL starting with '/' is taken relative to its
+ * origin. Heap string. */
+char *mb_oa_operation_base_url(struct mb_oa_spec *s, const json_t *item, const char *item_ptr, const json_t *op,
+                               const char *op_ptr, const char *root);
 
 /* ---- routes.c ---- */
 
@@ -84,6 +116,8 @@ struct mb_oa_routes {
     size_t tag_count;
     char **name_patterns;     /* fnmatch patterns */
     size_t name_pattern_count;
+    size_t name_max;          /* tool name length cap, MB_OA_NAME_MIN_LIMIT..MB_OA_NAME_LIMIT;
+                               * routes_init sets MB_OA_NAME_MAX, the caller may change it */
 };
 
 /* Compiles the api.routes object (or a bare maps array). routes NULL = no section.
@@ -110,8 +144,25 @@ void mb_oa_name_from_path(const char *method, const char *path, char *out);
 /* Makes names unique: every member of a clash gets "<prefix>_<8 hex of method+path>". */
 void mb_oa_names_unique(char **names, const char *const *methods, const char *const *paths,
                         size_t n);
+/* The same three with a length cap max (16..128) instead of 64; out holds max + 1 bytes and
+ * names[] entries MB_OA_NAME_LIMIT + 1. */
+void mb_oa_name_sanitize_n(const char *in, char *out, size_t max);
+void mb_oa_name_from_path_n(const char *method, const char *path, char *out, size_t max);
+void mb_oa_names_unique_n(char **names, const char *const *methods, const char *const *paths, size_t n,
+                          size_t max);
 /* summary + "\n\n" + description, cut to max bytes at a UTF-8 boundary with "…". */
 char *mb_oa_text_bounded(const char *a, const char *b, size_t max);
+
+/* How a request body is encoded, from its media type (see mb_oa_body_kind). */
+enum mb_oa_body_kind {
+    MB_OA_BODY_JSON = 0,      /* application/json and +json types: compact JSON */
+    MB_OA_BODY_FORM,          /* application/x-www-form-urlencoded: object -> k=v&k=v */
+    MB_OA_BODY_MULTIPART,     /* multipart/form-data: object -> parts; base64 parts decoded */
+    MB_OA_BODY_TEXT,          /* text types, application/xml and +xml types: the string as is */
+    MB_OA_BODY_BINARY         /* anything else: a base64 string, decoded before sending */
+};
+/* Classifies a media type ("application/json; charset=utf-8", "image/png", ...). */
+enum mb_oa_body_kind mb_oa_body_kind(const char *media);
 
 /* Builds every tool of the spec into cat. Returns 0 or -1 after diagnostics. */
 int mb_oa_build_tools(struct mb_catalog *cat, struct mb_oa_spec *s, const struct mb_oa_routes *r);
@@ -127,6 +178,8 @@ enum mb_oa_style {
 struct mb_oa_param_style {
     enum mb_oa_style style;
     bool explode;
+    bool allow_reserved;      /* query: RFC 3986 reserved characters sent as they are */
+    bool json_content;        /* declared with "content": the value is sent as JSON text */
 };
 
 struct mb_oa_regex {
@@ -144,6 +197,13 @@ struct mb_oa_tool_priv {
 /* Translates an ECMA-262 pattern to POSIX ERE (\d \w \s and escapes). Returns 0, or -1 when
  * the pattern uses constructs ERE lacks. */
 int mb_oa_ecma_to_ere(const char *src, char *out, size_t outsize);
+/* Rewrites an ECMA-262 pattern written for non-Unicode mode (Annex B: lone '{' '}' ']',
+ * identity escapes such as \- or \_, incomplete \x/\u, '-' next to a class escape in a class)
+ * so that it compiles in Unicode mode (the "u" flag of JSON Schema 2020-12 validators) with
+ * the same meaning. Returns 0 (already valid, *out NULL), 1 (*out a heap string to free),
+ * -1 (no Unicode-mode equivalent: unbalanced groups, inline flags, octal escapes, quantified
+ * lookarounds...) or -ENOMEM. */
+int mb_oa_pattern_unicode(const char *src, char **out);
 /* Compiles every pattern found in schema into priv. Returns 0 or -ENOMEM. */
 int mb_oa_priv_compile(struct mb_oa_tool_priv *priv, const json_t *schema);
 void mb_oa_priv_free(struct mb_oa_tool_priv *priv);

@@ -138,6 +138,7 @@ int mb_oa_routes_init(struct mb_oa_routes *r, const json_t *routes, bool all_met
 {
     int rc = -1;
     memset(r, 0, sizeof *r);
+    r->name_max = MB_OA_NAME_MAX;
     r->all = all_methods;
     if (all_methods || !routes || json_is_null(routes)) {
         rc = 0;

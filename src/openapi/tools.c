@@ -1,8 +1,10 @@
 /* Tool building: one MCP tool per kept operation. Names come from operationId (else
- * "<method>_<path>"), sanitized to [A-Za-z0-9_.-], capped at 64 with a hash suffix and made
- * unique without depending on order; inputSchema gathers path/query/header/cookie parameters
- * and a JSON body under "body"; outputSchema is the first 2xx JSON object schema; annotations
- * follow the HTTP method. Swagger 2.0 is read too (body, path, query, header parameters). */
+ * "<method>_<path>"), sanitized to [A-Za-z0-9_.-], capped (64 by default, 16..128) with a hash
+ * suffix and made unique without depending on order; inputSchema gathers path/query/header/
+ * cookie parameters and the request body under "body" (media type chosen JSON, form,
+ * multipart, text, binary; binary data as base64 strings); outputSchema is the first 2xx JSON
+ * object schema; annotations follow the HTTP method; operation/path-level servers give a
+ * tool its own base URL. Swagger 2.0 is read too (body, formData, consumes). */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -31,22 +33,33 @@ static bool name_char(unsigned char c)
     return isalnum(c) || c == '_' || c == '.' || c == '-';
 }
 
-/* Cuts name (NUL-terminated, any length) to 64 chars: prefix + '_' + 8 hex of hash(key). */
-static void cap_name(char *out, const char *name, const char *key)
+static size_t clamp_max(size_t max)
+{
+    return max < MB_OA_NAME_MIN_LIMIT ? MB_OA_NAME_MIN_LIMIT : max > MB_OA_NAME_LIMIT ? MB_OA_NAME_LIMIT : max;
+}
+
+/* Cuts name (NUL-terminated, any length) to max chars: prefix + '_' + 8 hex of hash(key). */
+static void cap_name(char *out, const char *name, const char *key, size_t max)
 {
     size_t n = strlen(name);
-    if (n <= MB_OA_NAME_MAX) {
+    if (n <= max) {
         memmove(out, name, n + 1);
         return;
     }
     uint32_t h = mb_oa_hash(key, strlen(key));
-    size_t keep = MB_OA_NAME_MAX - 9;
+    size_t keep = max - 9;
     memmove(out, name, keep);
     snprintf(out + keep, 10, "_%08x", h);
 }
 
 void mb_oa_name_sanitize(const char *in, char *out)
 {
+    mb_oa_name_sanitize_n(in, out, MB_OA_NAME_MAX);
+}
+
+void mb_oa_name_sanitize_n(const char *in, char *out, size_t max)
+{
+    max = clamp_max(max);
     size_t n = strlen(in);
     char *tmp = malloc(n + 1);
     if (!tmp) {
@@ -56,12 +69,18 @@ void mb_oa_name_sanitize(const char *in, char *out)
     for (size_t i = 0; i < n; i++)
         tmp[i] = name_char((unsigned char)in[i]) ? in[i] : '_';
     tmp[n] = '\0';
-    cap_name(out, tmp, tmp);
+    cap_name(out, tmp, tmp, max);
     free(tmp);
 }
 
 void mb_oa_name_from_path(const char *method, const char *path, char *out)
 {
+    mb_oa_name_from_path_n(method, path, out, MB_OA_NAME_MAX);
+}
+
+void mb_oa_name_from_path_n(const char *method, const char *path, char *out, size_t max)
+{
+    max = clamp_max(max);
     size_t n = strlen(method) + strlen(path) + 2;
     char *tmp = malloc(n);
     if (!tmp) {
@@ -84,7 +103,7 @@ void mb_oa_name_from_path(const char *method, const char *path, char *out)
     while (o > 1 && tmp[o - 1] == '_')
         o--;
     tmp[o] = '\0';
-    cap_name(out, tmp, tmp);
+    cap_name(out, tmp, tmp, max);
     free(tmp);
 }
 
@@ -102,6 +121,13 @@ static int cmp_slot(const void *a, const void *b)
 
 void mb_oa_names_unique(char **names, const char *const *methods, const char *const *paths, size_t n)
 {
+    mb_oa_names_unique_n(names, methods, paths, n, MB_OA_NAME_MAX);
+}
+
+void mb_oa_names_unique_n(char **names, const char *const *methods, const char *const *paths, size_t n,
+                          size_t max)
+{
+    max = clamp_max(max);
     struct name_slot *slots = calloc(n ? n : 1, sizeof *slots);
     bool *clash = calloc(n ? n : 1, sizeof *clash);
     if (!slots || !clash)
@@ -132,8 +158,8 @@ void mb_oa_names_unique(char **names, const char *const *methods, const char *co
                 snprintf(key, sizeof key, "%s %s #%d", methods[i], paths[i], round);
             uint32_t h = mb_oa_hash(key, strlen(key));
             size_t keep = strlen(names[i]);
-            if (keep > MB_OA_NAME_MAX - 9)
-                keep = MB_OA_NAME_MAX - 9;
+            if (keep > max - 9)
+                keep = max - 9;
             snprintf(names[i] + keep, 10, "_%08x", h);
         }
     }
@@ -203,7 +229,8 @@ static const char *const location_names[] = {"path", "query", "header", "cookie"
 /* Merges path-level then operation-level parameters (operation wins on name+in) into
  * out (capacity cap). Swagger 2.0 body parameters are returned through body/body_ptr. */
 static size_t collect_params(struct mb_oa_spec *s, const json_t *lists[2], const char *ptrs[2],
-                             struct param_src *out, size_t cap, const json_t **body, char *body_ptr)
+                             struct param_src *out, size_t cap, const json_t **body, char *body_ptr,
+                             struct param_src *form, size_t *form_n)
 {
     size_t n = 0;
     for (int l = 0; l < 2; l++) {
@@ -229,9 +256,23 @@ static size_t collect_params(struct mb_oa_spec *s, const json_t *lists[2], const
                 snprintf(body_ptr, MB_OA_PTR_MAX, "%s", ptr);
                 continue;
             }
+            if (s->version == 2 && strcmp(in, "formData") == 0) {
+                size_t k;
+                for (k = 0; k < *form_n; k++)
+                    if (strcmp(json_string_value(json_object_get(form[k].p, "name")), name) == 0)
+                        break;
+                if (k == *form_n) {
+                    if (k == cap)
+                        continue;
+                    (*form_n)++;
+                }
+                form[k].p = p;
+                snprintf(form[k].ptr, sizeof form[k].ptr, "%s", ptr);
+                continue;
+            }
             int loc = location_of(in);
             if (loc < 0)
-                continue; /* formData and unknown locations are not supported */
+                continue; /* unknown locations */
             if (loc == MB_PARAM_HEADER && (strcasecmp(name, "Accept") == 0 || strcasecmp(name, "Content-Type") == 0 ||
                                            strcasecmp(name, "Authorization") == 0))
                 continue; /* ignored by the OpenAPI specification */
@@ -252,6 +293,8 @@ static size_t collect_params(struct mb_oa_spec *s, const json_t *lists[2], const
     }
     return n;
 }
+
+static bool is_json_media(const char *mt);
 
 static enum mb_oa_style style_of(const char *s)
 {
@@ -277,6 +320,15 @@ static void param_style(const struct mb_oa_spec *s, const json_t *p, int loc, st
             st->style = MB_OA_STYLE_PIPE;
         return;
     }
+    st->allow_reserved = loc == MB_PARAM_QUERY && json_is_true(json_object_get(p, "allowReserved"));
+    st->json_content = false;
+    if (!json_object_get(p, "schema")) {
+        const char *mk;
+        const json_t *mv;
+        json_object_foreach(json_object_get(p, "content"), mk, mv) {
+            st->json_content |= is_json_media(mk);
+        }
+    }
     st->style = style_of(json_string_value(json_object_get(p, "style")));
     if (st->style == MB_OA_STYLE_DEFAULT)
         st->style = (loc == MB_PARAM_QUERY || loc == MB_PARAM_COOKIE) ? MB_OA_STYLE_FORM : MB_OA_STYLE_SIMPLE;
@@ -294,17 +346,52 @@ static bool is_json_media(const char *mt)
     return n >= 5 && strncasecmp(mt + n - 5, "+json", 5) == 0;
 }
 
-/* The schema of the first JSON media type of a content map (application/json preferred). */
-static const json_t *json_content_schema(const json_t *content, char *ptr, const char **media)
+/* The media type without parameters and surrounding blanks equals want (case-insensitive). */
+static bool media_is(const char *mt, const char *want)
+{
+    size_t n = strcspn(mt, ";");
+    while (n > 0 && mt[n - 1] == ' ')
+        n--;
+    return n == strlen(want) && strncasecmp(mt, want, n) == 0;
+}
+
+static bool media_has_suffix(const char *mt, const char *suffix)
+{
+    size_t n = strcspn(mt, ";"), k = strlen(suffix);
+    while (n > 0 && mt[n - 1] == ' ')
+        n--;
+    return n >= k && strncasecmp(mt + n - k, suffix, k) == 0;
+}
+
+enum mb_oa_body_kind mb_oa_body_kind(const char *media)
+{
+    if (is_json_media(media))
+        return MB_OA_BODY_JSON;
+    if (media_is(media, "application/x-www-form-urlencoded"))
+        return MB_OA_BODY_FORM;
+    if (media_is(media, "multipart/form-data"))
+        return MB_OA_BODY_MULTIPART;
+    if (strncasecmp(media, "text/", 5) == 0 || media_is(media, "application/xml") || media_has_suffix(media, "+xml"))
+        return MB_OA_BODY_TEXT;
+    return MB_OA_BODY_BINARY;
+}
+
+/* Picks the media type of a content map: JSON (application/json itself first), then form,
+ * multipart, text, binary; the first in document order within a rank. json_only limits the
+ * choice to JSON types (parameters and responses). On success ptr names the media type's
+ * schema. Returns the media type object or NULL. */
+static const json_t *choose_media(const json_t *content, char *ptr, const char **media, bool json_only)
 {
     const char *key;
     const json_t *val, *found = NULL;
+    int best = 99;
     json_object_foreach((json_t *)content, key, val) {
-        if (!is_json_media(key))
+        int kind = (int)mb_oa_body_kind(key);
+        if (json_only && kind != MB_OA_BODY_JSON)
             continue;
-        if (!found || strncasecmp(key, "application/json", 16) == 0) {
-            if (found && strncasecmp(*media, "application/json", 16) == 0)
-                continue;
+        int rank = kind * 2 + (kind == MB_OA_BODY_JSON && !media_is(key, "application/json"));
+        if (rank < best) {
+            best = rank;
             found = val;
             *media = key;
         }
@@ -314,7 +401,13 @@ static const json_t *json_content_schema(const json_t *content, char *ptr, const
     mb_oa_ptr_push(ptr, MB_OA_PTR_MAX, "content");
     mb_oa_ptr_push(ptr, MB_OA_PTR_MAX, *media);
     mb_oa_ptr_push(ptr, MB_OA_PTR_MAX, "schema");
-    return json_object_get(found, "schema");
+    return found;
+}
+
+/* The schema of the first JSON media type of a content map (application/json preferred). */
+static const json_t *json_content_schema(const json_t *content, char *ptr, const char **media)
+{
+    return json_object_get(choose_media(content, ptr, media, true), "schema");
 }
 
 /* The schema of one parameter, resolved, with the parameter's description/example added. */
@@ -365,9 +458,22 @@ static json_t *param_schema(struct mb_oa_spec *s, const struct param_src *ps)
     const json_t *desc = json_object_get(p, "description");
     if (json_is_string(desc))
         json_object_set(schema, "description", (json_t *)desc);
+    /* parameter "example" / "examples" ({name: {value}}) -> the schema's "examples" */
     const json_t *ex = json_object_get(p, "example");
-    if (ex && !json_object_get(schema, "example"))
-        json_object_set_new(schema, "example", json_deep_copy(ex));
+    json_t *values = json_array();
+    if (ex && values)
+        json_array_append_new(values, json_deep_copy(ex));
+    const char *ek;
+    const json_t *ev;
+    json_object_foreach(json_object_get(p, "examples"), ek, ev) {
+        const json_t *val = json_object_get(ev, "value");
+        if (val && values)
+            json_array_append_new(values, json_deep_copy(val));
+    }
+    if (json_array_size(values))
+        json_object_set_new(schema, "examples", values);
+    else
+        json_decref(values);
     if (json_is_true(json_object_get(p, "deprecated")))
         json_object_set_new(schema, "deprecated", json_true());
     return schema;
@@ -390,19 +496,201 @@ static bool name_taken(const json_t *props, const char *name, bool body_reserved
     return json_object_get(props, name) != NULL || (body_reserved && strcmp(name, "body") == 0);
 }
 
+/* A binary value in a form part: 3.0 "format: binary", or a 3.1 contentMediaType with no
+ * contentEncoding (raw bytes), or a Swagger 2.0 "type: file". */
+static bool is_binary_schema(const json_t *sc)
+{
+    const char *f = json_string_value(json_object_get(sc, "format"));
+    const char *t = json_string_value(json_object_get(sc, "type"));
+    if ((f && strcmp(f, "binary") == 0) || (t && strcmp(t, "file") == 0))
+        return true;
+    return json_object_get(sc, "contentMediaType") && !json_object_get(sc, "contentEncoding");
+}
+
+/* {"type":"string","contentEncoding":"base64"[,"contentMediaType":media]} keeping the
+ * description of orig; the arguments carry bytes as base64 and the request decodes them. */
+static json_t *base64_schema(const json_t *orig, const char *media, const char *what)
+{
+    json_t *o = json_pack("{s:s,s:s}", "type", "string", "contentEncoding", "base64");
+    if (!o)
+        return NULL;
+    if (media && *media && !strchr(media, '*'))
+        json_object_set_new(o, "contentMediaType", json_string(media));
+    const char *d = json_string_value(json_object_get(orig, "description"));
+    char text[MB_OA_DESC_MAX];
+    snprintf(text, sizeof text, "%s%s(%s, base64-encoded)", d ? d : "", d ? " " : "", what);
+    json_object_set_new(o, "description", json_string(text));
+    return o;
+}
+
+/* Form and multipart bodies: binary properties (and arrays of them) become base64 strings;
+ * a multipart "encoding" entry's contentType becomes their contentMediaType. */
+static void rewrite_form_parts(json_t *schema, const json_t *encoding)
+{
+    json_t *props = json_object_get(schema, "properties");
+    const char *k;
+    json_t *v;
+    json_object_foreach(props, k, v) {
+        const char *ct = json_string_value(json_object_get(json_object_get(encoding, k), "contentType"));
+        if (ct && strchr(ct, ','))
+            ct = NULL; /* a list of allowed types: no single one to announce */
+        if (is_binary_schema(v)) {
+            json_t *b = base64_schema(v, ct ? ct : json_string_value(json_object_get(v, "contentMediaType")), "file content");
+            if (b)
+                json_object_set_new(props, k, b);
+        } else if (is_binary_schema(json_object_get(v, "items"))) {
+            json_t *items = json_object_get(v, "items");
+            json_t *b = base64_schema(items, ct ? ct : json_string_value(json_object_get(items, "contentMediaType")),
+                                      "file content");
+            if (b)
+                json_object_set_new(v, "items", b);
+        }
+    }
+}
+
+/* The body property's schema for a body of this kind, from the resolved media schema
+ * (consumed). Returns a new schema or NULL when out of memory. */
+static json_t *body_schema_for(enum mb_oa_body_kind kind, const char *media, json_t *schema, const json_t *encoding)
+{
+    const char *type = json_string_value(json_object_get(schema, "type"));
+    switch (kind) {
+    case MB_OA_BODY_JSON:
+        return schema;
+    case MB_OA_BODY_FORM:
+    case MB_OA_BODY_MULTIPART:
+        if (!json_is_object(schema) || (type && strcmp(type, "object") != 0)) {
+            json_decref(schema);
+            return json_pack("{s:s}", "type", "object");
+        }
+        rewrite_form_parts(schema, kind == MB_OA_BODY_MULTIPART ? encoding : NULL);
+        return schema;
+    case MB_OA_BODY_TEXT:
+        if (json_is_object(schema) && type && strcmp(type, "string") == 0)
+            return schema;
+        json_decref(schema);
+        return json_pack("{s:s}", "type", "string");
+    case MB_OA_BODY_BINARY:
+    default: {
+        json_t *b = base64_schema(schema, media, "request body");
+        json_decref(schema);
+        return b;
+    }
+    }
+}
+
+/* A concrete Content-Type for a media range: "text/" plus a star gives text/plain, any
+ * other range application/octet-stream. Heap string. */
+static char *concrete_media(const char *media)
+{
+    if (strncasecmp(media, "text/*", 6) == 0)
+        return strdup("text/plain");
+    if (strchr(media, '*'))
+        return strdup("application/octet-stream");
+    return strdup(media);
+}
+
+/* Swagger 2.0: the media type to send, chosen from consumes (operation, else root) by the
+ * same ranking as OpenAPI 3 content maps; want_form restricts it to form/multipart. */
+static const char *v2_consumes(const struct mb_oa_spec *s, const struct op_candidate *c, bool want_form, bool has_file)
+{
+    const json_t *consumes = json_object_get(c->op, "consumes");
+    if (!json_is_array(consumes))
+        consumes = json_object_get(s->root, "consumes");
+    const char *best = NULL;
+    int best_rank = 99;
+    size_t i;
+    const json_t *v;
+    json_array_foreach(consumes, i, v) {
+        const char *mt = json_string_value(v);
+        if (!mt)
+            continue;
+        int kind = (int)mb_oa_body_kind(mt);
+        if (want_form && kind != MB_OA_BODY_FORM && kind != MB_OA_BODY_MULTIPART)
+            continue;
+        if (want_form && has_file && kind != MB_OA_BODY_MULTIPART)
+            continue; /* files need multipart */
+        int rank = kind * 2 + (kind == MB_OA_BODY_JSON && !media_is(mt, "application/json"));
+        if (rank < best_rank) {
+            best_rank = rank;
+            best = mt;
+        }
+    }
+    if (best)
+        return best;
+    if (want_form)
+        return has_file ? "multipart/form-data" : "application/x-www-form-urlencoded";
+    return "application/json";
+}
+
+/* Swagger 2.0 formData parameters -> one object schema (type: file -> base64 string). */
+static json_t *v2_form_schema(struct mb_oa_spec *s, const json_t *const *form, const char *const *form_ptrs,
+                              size_t n, bool *required, bool *has_file)
+{
+    json_t *obj = json_pack("{s:s,s:{}}", "type", "object", "properties");
+    json_t *req = json_array();
+    if (!obj || !req)
+        goto fail;
+    json_t *props = json_object_get(obj, "properties");
+    for (size_t i = 0; i < n; i++) {
+        const json_t *p = form[i];
+        const char *name = json_string_value(json_object_get(p, "name"));
+        json_t *tmp = json_object();
+        const char *k;
+        const json_t *v;
+        json_object_foreach((json_t *)p, k, v) {
+            if (strcmp(k, "name") && strcmp(k, "in") && strcmp(k, "required") && strcmp(k, "allowEmptyValue") &&
+                strcmp(k, "collectionFormat"))
+                json_object_set(tmp, k, (json_t *)v);
+        }
+        json_t *ps = tmp ? mb_oa_schema_resolve(s, tmp, form_ptrs[i], MB_OA_INPUT) : NULL;
+        json_decref(tmp);
+        if (!ps)
+            goto fail;
+        if (is_binary_schema(ps)) {
+            *has_file = true;
+            json_t *b = base64_schema(ps, NULL, "file content");
+            json_decref(ps);
+            if (!(ps = b))
+                goto fail;
+        }
+        json_object_set_new(props, name, ps);
+        if (json_is_true(json_object_get(p, "required"))) {
+            json_array_append_new(req, json_string(name));
+            *required = true;
+        }
+    }
+    if (json_array_size(req))
+        json_object_set(obj, "required", req);
+    json_decref(req);
+    return obj;
+fail:
+    json_decref(obj);
+    json_decref(req);
+    return NULL;
+}
+
 static int build_body(struct mb_oa_spec *s, struct mb_tool *t, struct op_candidate *c, const json_t *v2_body,
-                      const char *v2_body_ptr, json_t **body_schema)
+                      const char *v2_body_ptr, const json_t *const *v2_form, const char *const *v2_form_ptrs,
+                      size_t v2_form_count, json_t **body_schema)
 {
     char ptr[MB_OA_PTR_MAX];
-    const json_t *raw = NULL;
+    const json_t *raw = NULL, *encoding = NULL;
     const char *media = NULL, *desc = NULL;
-    if (s->version == 2) {
+    json_t *schema = NULL;
+    if (s->version == 2 && v2_form_count > 0) {
+        bool has_file = false;
+        t->body_required = false;
+        schema = v2_form_schema(s, v2_form, v2_form_ptrs, v2_form_count, &t->body_required, &has_file);
+        if (!schema)
+            return -1;
+        media = v2_consumes(s, c, true, has_file);
+    } else if (s->version == 2) {
         if (!v2_body)
             return 0;
         snprintf(ptr, sizeof ptr, "%s", v2_body_ptr);
         mb_oa_ptr_push(ptr, sizeof ptr, "schema");
         raw = json_object_get(v2_body, "schema");
-        media = "application/json";
+        media = v2_consumes(s, c, false, false);
         desc = json_string_value(json_object_get(v2_body, "description"));
         t->body_required = json_is_true(json_object_get(v2_body, "required"));
     } else {
@@ -414,22 +702,54 @@ static int build_body(struct mb_oa_spec *s, struct mb_tool *t, struct op_candida
         rb = mb_oa_deref(s, rb, ptr, sizeof ptr);
         if (!rb)
             return -1;
-        raw = json_content_schema(json_object_get(rb, "content"), ptr, &media);
-        if (!media)
-            return 0; /* no JSON media type: the tool has no body */
+        const json_t *mt = choose_media(json_object_get(rb, "content"), ptr, &media, false);
+        if (!mt)
+            return 0; /* no media type at all: the tool has no body */
+        raw = json_object_get(mt, "schema");
+        encoding = json_object_get(mt, "encoding");
         desc = json_string_value(json_object_get(rb, "description"));
         t->body_required = json_is_true(json_object_get(rb, "required"));
     }
-    json_t *schema = raw ? mb_oa_schema_resolve(s, raw, ptr, MB_OA_INPUT) : json_object();
+    if (!schema)
+        schema = raw ? mb_oa_schema_resolve(s, raw, ptr, MB_OA_INPUT) : json_object();
+    if (!schema)
+        return -1;
+    schema = body_schema_for(mb_oa_body_kind(media), media, schema, encoding);
     if (!schema)
         return -1;
     if (desc && json_is_object(schema) && !json_object_get(schema, "description"))
         json_object_set_new(schema, "description", json_string(desc));
     t->has_body = true;
-    t->body_content_type = strdup(media);
+    t->body_content_type = concrete_media(media);
     t->body_arg_name = strdup("body");
     *body_schema = schema;
     return (t->body_content_type && t->body_arg_name) ? 0 : -1;
+}
+
+/* Whether every instance valid against a resolved schema is an object: "type": "object", or
+ * no type and an allOf with such a member, or a oneOf/anyOf all of whose branches are such. */
+static bool implies_object(const json_t *schema, int depth)
+{
+    const json_t *type = json_object_get(schema, "type");
+    if (type)
+        return json_is_string(type) && strcmp(json_string_value(type), "object") == 0;
+    if (depth > 8)
+        return false;
+    size_t i;
+    const json_t *m;
+    json_array_foreach(json_object_get(schema, "allOf"), i, m) {
+        if (implies_object(m, depth + 1))
+            return true;
+    }
+    static const char *const alts[] = {"oneOf", "anyOf"};
+    for (int a = 0; a < 2; a++) {
+        const json_t *arr = json_object_get(schema, alts[a]);
+        bool all = json_array_size(arr) > 0;
+        json_array_foreach(arr, i, m) all = all && implies_object(m, depth + 1);
+        if (all)
+            return true;
+    }
+    return false;
 }
 
 static json_t *build_output(struct mb_oa_spec *s, struct op_candidate *c)
@@ -464,11 +784,12 @@ static json_t *build_output(struct mb_oa_spec *s, struct op_candidate *c)
     if (!raw)
         return NULL;
     json_t *schema = mb_oa_schema_resolve(s, raw, ptr, MB_OA_OUTPUT);
-    const char *type = json_string_value(json_object_get(schema, "type"));
-    if (!type || strcmp(type, "object") != 0) {
+    if (!implies_object(schema, 0)) {
         json_decref(schema);
         return NULL;
     }
+    if (!json_object_get(schema, "type")) /* MCP wants "type": "object" at the top */
+        json_object_set_new(schema, "type", json_string("object"));
     return schema;
 }
 
@@ -533,11 +854,13 @@ static int add_undeclared_path_params(struct mb_tool *t, struct mb_oa_tool_priv 
     return 0;
 }
 
-static int build_tool(struct mb_oa_spec *s, struct op_candidate *c, struct mb_tool *t)
+static int build_tool(struct mb_oa_spec *s, struct op_candidate *c, struct mb_tool *t, const char *root_url)
 {
     int rc = -1;
     int errors_before = s->errors;
-    struct param_src *srcs = NULL;
+    struct param_src *srcs = NULL, *forms = NULL;
+    const json_t **form_objs = NULL;
+    const char **form_ptrs = NULL;
     json_t *body_schema = NULL;
     json_t *props = json_object(), *required = json_array();
     struct mb_oa_tool_priv *priv = calloc(1, sizeof *priv);
@@ -548,6 +871,9 @@ static int build_tool(struct mb_oa_spec *s, struct op_candidate *c, struct mb_to
     t->method = strdup(c->method);
     t->path_template = strdup(c->path);
     if (!t->name || !t->method || !t->path_template)
+        goto done;
+    t->base_url = mb_oa_operation_base_url(s, c->item, c->item_ptr, c->op, c->op_ptr, root_url);
+    if (s->errors != errors_before)
         goto done;
 
     /* parameters */
@@ -560,13 +886,23 @@ static int build_tool(struct mb_oa_spec *s, struct op_candidate *c, struct mb_to
     const char *ptrs[2] = {item_params, op_params};
     size_t cap = json_array_size(lists[0]) + json_array_size(lists[1]);
     srcs = calloc(cap ? cap : 1, sizeof *srcs);
+    forms = calloc(cap ? cap : 1, sizeof *forms);
     const json_t *v2_body = NULL;
     char v2_body_ptr[MB_OA_PTR_MAX] = "";
-    if (!srcs)
+    if (!srcs || !forms)
         goto done;
-    size_t n = collect_params(s, lists, ptrs, srcs, cap, &v2_body, v2_body_ptr);
+    size_t form_n = 0;
+    size_t n = collect_params(s, lists, ptrs, srcs, cap, &v2_body, v2_body_ptr, forms, &form_n);
+    form_objs = calloc(form_n ? form_n : 1, sizeof *form_objs);
+    form_ptrs = calloc(form_n ? form_n : 1, sizeof *form_ptrs);
+    if (!form_objs || !form_ptrs)
+        goto done;
+    for (size_t i = 0; i < form_n; i++) {
+        form_objs[i] = forms[i].p;
+        form_ptrs[i] = forms[i].ptr;
+    }
 
-    if (build_body(s, t, c, v2_body, v2_body_ptr, &body_schema) != 0)
+    if (build_body(s, t, c, v2_body, v2_body_ptr, form_objs, form_ptrs, form_n, &body_schema) != 0)
         goto done;
 
     size_t slots = n + count_template_vars(c->path) + 1;
@@ -652,6 +988,9 @@ static int build_tool(struct mb_oa_spec *s, struct op_candidate *c, struct mb_to
     rc = 0;
 done:
     free(srcs);
+    free(forms);
+    free(form_objs);
+    free(form_ptrs);
     json_decref(body_schema);
     json_decref(props);
     json_decref(required);
@@ -665,6 +1004,7 @@ void mb_oa_tool_dispose(struct mb_tool *t)
     free(t->description);
     free(t->method);
     free(t->path_template);
+    free(t->base_url);
     for (size_t i = 0; i < t->param_count; i++) {
         free(t->params[i].name);
         free(t->params[i].arg_name);
@@ -713,12 +1053,12 @@ static int gather(struct mb_oa_spec *s, const struct mb_oa_routes *r, struct op_
                 method[k] = (char)toupper((unsigned char)key[k]);
             if (!mb_oa_routes_keep(r, method, path, json_object_get(op, "tags")))
                 continue;
-            char name[MB_OA_NAME_MAX + 1];
+            char name[MB_OA_NAME_LIMIT + 1];
             const char *opid = json_string_value(json_object_get(op, "operationId"));
             if (opid && *opid)
-                mb_oa_name_sanitize(opid, name);
+                mb_oa_name_sanitize_n(opid, name, r->name_max ? r->name_max : MB_OA_NAME_MAX);
             else
-                mb_oa_name_from_path(key, path, name);
+                mb_oa_name_from_path_n(key, path, name, r->name_max ? r->name_max : MB_OA_NAME_MAX);
             if (!name[0] || mb_oa_routes_name_excluded(r, name))
                 continue;
             if (n == cap) {
@@ -738,7 +1078,7 @@ static int gather(struct mb_oa_spec *s, const struct mb_oa_routes *r, struct op_
             snprintf(c->item_ptr, sizeof c->item_ptr, "%s", item_ptr);
             snprintf(c->op_ptr, sizeof c->op_ptr, "%s", item_ptr);
             mb_oa_ptr_push(c->op_ptr, sizeof c->op_ptr, key);
-            c->name = malloc(MB_OA_NAME_MAX + 1);
+            c->name = malloc(MB_OA_NAME_LIMIT + 1);
             if (!c->name)
                 goto fail;
             memcpy(c->name, name, sizeof name);
@@ -753,6 +1093,38 @@ fail:
         free(cands[i].name);
     free(cands);
     return -ENOMEM;
+}
+
+/* operationId and tags of a tool whose path item lives in another file: catalog.c's annotate
+ * reads them from the spec after the build, when the other files are closed (it finds no
+ * path item there and leaves these alone). Returns 0 or -ENOMEM. */
+static int annotate_external(struct mb_tool *t, const json_t *op)
+{
+    const char *opid = json_string_value(json_object_get(op, "operationId"));
+    if (opid && !(t->operation_id = strdup(opid)))
+        return -ENOMEM;
+    const json_t *tags = json_object_get(op, "tags");
+    size_t n = json_array_size(tags);
+    if (!n)
+        return 0;
+    if (!(t->tags = calloc(n, sizeof *t->tags)))
+        return -ENOMEM;
+    for (size_t j = 0; j < n; j++) {
+        const char *raw = json_string_value(json_array_get(tags, j));
+        if (!raw || !*raw)
+            continue;
+        char *norm = mb_oa_tag_normalize(raw);
+        if (!norm)
+            return -ENOMEM;
+        bool dup = false;
+        for (size_t d = 0; d < t->tag_count && !dup; d++)
+            dup = strcmp(t->tags[d], norm) == 0;
+        if (dup)
+            free(norm);
+        else
+            t->tags[t->tag_count++] = norm;
+    }
+    return 0;
 }
 
 int mb_oa_build_tools(struct mb_catalog *cat, struct mb_oa_spec *s, const struct mb_oa_routes *r)
@@ -775,22 +1147,25 @@ int mb_oa_build_tools(struct mb_catalog *cat, struct mb_oa_spec *s, const struct
         methods[i] = cands[i].method;
         paths[i] = cands[i].path;
     }
-    mb_oa_names_unique(names, methods, paths, n);
+    mb_oa_names_unique_n(names, methods, paths, n, r->name_max ? r->name_max : MB_OA_NAME_MAX);
     for (size_t i = 0; i < n; i++) {
         if (mb_oa_routes_name_excluded(r, cands[i].name))
             continue;
         struct mb_tool *t = &cat->tools[cat->tool_count];
-        int brc = build_tool(s, &cands[i], t);
+        int brc = build_tool(s, &cands[i], t, cat->base_url);
         if (brc != 0) {
             mb_oa_tool_dispose(t);
             if (s->errors == 0) /* out of memory */
                 goto done;
             continue;
         }
-        cat->tool_count++;
+        cat->tool_count++; /* from here on mb_catalog_destroy frees it */
+        if (cands[i].item_ptr[0] == '@' && annotate_external(t, cands[i].op) != 0)
+            goto done;
     }
     rc = s->errors ? -1 : 0;
 done:
+    mb_oa_spec_cache_clear(s);
     for (size_t i = 0; i < n; i++)
         free(cands[i].name);
     free(cands);

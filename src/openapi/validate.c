@@ -5,8 +5,12 @@
  * POSIX ERE and compiled once per tool at catalog build; a pattern ERE cannot express is
  * skipped. Recursion depth and total work are bounded, so hostile schemas or arguments
  * cannot blow the stack or spin. */
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
+#include <strings.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -236,6 +240,236 @@ int mb_oa_ecma_to_ere(const char *src, char *out, size_t outsize)
         after_quant = quant;
     }
     return o.overflow ? -1 : 0;
+}
+
+/* ---- ECMA-262 Annex B -> Unicode mode ---- */
+
+static bool is_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static bool is_class_escape(char c)
+{
+    return c && strchr("dDwWsS", c) != NULL;
+}
+
+/* Capturing groups of an ECMA-262 pattern (for checking backreferences). */
+static unsigned count_groups(const char *p)
+{
+    unsigned n = 0;
+    bool in_class = false;
+    for (; *p; p++) {
+        if (*p == '\\') {
+            if (!*++p)
+                break;
+        } else if (in_class) {
+            in_class = *p != ']';
+        } else if (*p == '[') {
+            in_class = true;
+        } else if (*p == '(' && (p[1] != '?' || (p[2] == '<' && p[3] != '=' && p[3] != '!'))) {
+            n++;
+        }
+    }
+    return n;
+}
+
+/* One escape "\c..." at *ps (on the backslash) copied to o in its Unicode-mode form: identity
+ * escapes of characters that are not syntax characters lose their backslash, incomplete \x
+ * and \u escapes become the letter. Sets *class_escape for \d \D \w \W \s \S. Returns 0 or -1
+ * when the escape has no Unicode-mode equivalent. */
+static int unicode_escape(const char **ps, struct ere_out *o, bool in_class, unsigned groups, bool *class_escape)
+{
+    const char *s = *ps + 1;
+    char e = *s;
+    *class_escape = false;
+    if (!e)
+        return -1;
+    if (is_class_escape(e) || strchr("bBfnrtv", e)) {
+        *class_escape = is_class_escape(e);
+        char esc[3] = {'\\', e, '\0'};
+        put(o, esc);
+        s++;
+    } else if (e >= '0' && e <= '9') {
+        if (e == '0') {
+            if (s[1] >= '0' && s[1] <= '9')
+                return -1; /* legacy octal */
+            put(o, "\\0");
+            s++;
+        } else {
+            unsigned long n = strtoul(s, NULL, 10);
+            if (in_class || n > groups)
+                return -1; /* octal escape or a reference to a group that does not exist */
+            putc_(o, '\\');
+            while (*s >= '0' && *s <= '9')
+                putc_(o, *s++);
+        }
+    } else if (e == 'c') {
+        if (!((s[1] >= 'a' && s[1] <= 'z') || (s[1] >= 'A' && s[1] <= 'Z')))
+            return -1;
+        char esc[4] = {'\\', 'c', s[1], '\0'};
+        put(o, esc);
+        s += 2;
+    } else if (e == 'x' && is_hex(s[1]) && is_hex(s[2])) {
+        put(o, "\\x");
+        putc_(o, s[1]);
+        putc_(o, s[2]);
+        s += 3;
+    } else if (e == 'u' && s[1] == '{') {
+        const char *q = s + 2;
+        while (is_hex(*q))
+            q++;
+        if (q == s + 2 || *q != '}')
+            return -1;
+        putc_(o, '\\');
+        while (s <= q)
+            putc_(o, *s++);
+    } else if (e == 'u' && is_hex(s[1]) && is_hex(s[2]) && is_hex(s[3]) && is_hex(s[4])) {
+        putc_(o, '\\');
+        for (int i = 0; i < 5; i++)
+            putc_(o, *s++);
+    } else if ((e == 'p' || e == 'P') && s[1] == '{') {
+        const char *q = strchr(s, '}');
+        if (!q)
+            return -1;
+        putc_(o, '\\');
+        while (s <= q)
+            putc_(o, *s++);
+    } else if (e == 'k' && s[1] == '<' && !in_class) {
+        const char *q = strchr(s, '>');
+        if (!q)
+            return -1;
+        putc_(o, '\\');
+        while (s <= q)
+            putc_(o, *s++);
+    } else if (strchr("^$\\.*+?()[]{}|/", e) || (e == '-' && in_class)) {
+        char esc[3] = {'\\', e, '\0'};
+        put(o, esc);
+        s++;
+    } else {
+        putc_(o, e); /* identity escape: the character itself */
+        s++;
+    }
+    *ps = s;
+    return 0;
+}
+
+int mb_oa_pattern_unicode(const char *src, char **out)
+{
+    size_t cap = 2 * strlen(src) + 1;
+    char *buf = malloc(cap);
+    *out = NULL;
+    if (!buf)
+        return -ENOMEM;
+    struct ere_out o = {buf, 0, cap, false};
+    buf[0] = '\0';
+    unsigned groups = count_groups(src);
+    bool lookaround[V_MAX_DEPTH]; /* per open group */
+    int depth = 0;
+    bool can_quantify = false, after_lookaround = false;
+    const char *s = src;
+    while (*s) {
+        char c = *s;
+        bool was_lookaround = after_lookaround, escape_class;
+        after_lookaround = false;
+        if (c == '\\') {
+            char e = s[1];
+            if (unicode_escape(&s, &o, false, groups, &escape_class) != 0)
+                goto invalid;
+            can_quantify = e != 'b' && e != 'B'; /* assertions cannot be repeated */
+        } else if (c == '[') {
+            putc_(&o, *s++);
+            if (*s == '^')
+                putc_(&o, *s++);
+            bool prev_class = false;
+            while (*s && *s != ']') {
+                if (*s == '\\') {
+                    if (unicode_escape(&s, &o, true, groups, &escape_class) != 0)
+                        goto invalid;
+                    prev_class = escape_class;
+                    continue;
+                }
+                if (*s == '-' && (prev_class || (s[1] == '\\' && is_class_escape(s[2])))) {
+                    put(&o, "\\-"); /* [\d-z]: a '-' next to a class escape is literal */
+                    s++;
+                } else {
+                    putc_(&o, *s++);
+                }
+                prev_class = false;
+            }
+            if (*s != ']')
+                goto invalid;
+            putc_(&o, *s++);
+            can_quantify = true;
+        } else if (c == '(') {
+            if (depth >= V_MAX_DEPTH)
+                goto invalid;
+            bool look = false;
+            putc_(&o, *s++);
+            if (*s == '?') {
+                if (s[1] == ':') {
+                    put(&o, "?:");
+                    s += 2;
+                } else if (s[1] == '=' || s[1] == '!') {
+                    putc_(&o, *s++);
+                    putc_(&o, *s++);
+                    look = true;
+                } else if (s[1] == '<' && (s[2] == '=' || s[2] == '!')) {
+                    for (int i = 0; i < 3; i++)
+                        putc_(&o, *s++);
+                    look = true;
+                } else if (s[1] == '<') {
+                    const char *q = strchr(s, '>');
+                    if (!q || q == s + 2)
+                        goto invalid;
+                    while (s <= q)
+                        putc_(&o, *s++);
+                } else {
+                    goto invalid; /* inline flags and other extensions */
+                }
+            }
+            lookaround[depth++] = look;
+            can_quantify = false;
+        } else if (c == ')') {
+            if (depth == 0)
+                goto invalid;
+            putc_(&o, *s++);
+            after_lookaround = lookaround[--depth];
+            can_quantify = !after_lookaround;
+        } else if (c == '*' || c == '+' || c == '?' || (c == '{' && valid_interval(s))) {
+            if (!can_quantify || was_lookaround)
+                goto invalid;
+            if (c == '{') {
+                const char *e = strchr(s, '}');
+                while (s <= e)
+                    putc_(&o, *s++);
+            } else {
+                putc_(&o, *s++);
+            }
+            if (*s == '?')
+                putc_(&o, *s++);
+            can_quantify = false;
+        } else if (c == '{' || c == '}' || c == ']') {
+            char esc[3] = {'\\', c, '\0'}; /* a lone brace or bracket is a literal */
+            put(&o, esc);
+            s++;
+            can_quantify = true;
+        } else {
+            putc_(&o, *s++);
+            can_quantify = c != '^' && c != '$' && c != '|';
+        }
+    }
+    if (depth != 0 || o.overflow)
+        goto invalid;
+    if (strcmp(buf, src) == 0) {
+        free(buf);
+        return 0;
+    }
+    *out = buf;
+    return 1;
+invalid:
+    free(buf);
+    return -1;
 }
 
 /* ---- compiled patterns ---- */
@@ -537,6 +771,16 @@ static int check_number(struct vctx *c, const json_t *s, const json_t *inst)
         value_text(xmax, bt, sizeof bt);
         return fail(c, "%s is not less than the exclusive maximum %s", vt, bt);
     }
+    const char *fmt = json_string_value(json_object_get(s, "format"));
+    if (fmt && (strcmp(fmt, "int32") == 0 || strcmp(fmt, "int64") == 0)) {
+        double lo = fmt[3] == '3' ? -2147483648.0 : -9223372036854775808.0;
+        double hi = fmt[3] == '3' ? 2147483647.0 : 9223372036854775807.0;
+        bool out = json_is_integer(inst) ? (fmt[3] == '3' && (json_integer_value(inst) < INT32_MIN ||
+                                                              json_integer_value(inst) > INT32_MAX))
+                                         : (v < lo || v >= (fmt[3] == '3' ? hi + 1 : hi));
+        if (out)
+            return fail(c, "%s is out of the %s range (format)", vt, fmt);
+    }
     const json_t *mult = json_object_get(s, "multipleOf");
     if (json_is_number(mult) && json_number_value(mult) > 0) {
         double q = v / json_number_value(mult);
@@ -546,6 +790,174 @@ static int check_number(struct vctx *c, const json_t *s, const json_t *inst)
         }
     }
     return 0;
+}
+
+/* ---- formats ---- */
+
+static bool digits(const char *p, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return false;
+    return true;
+}
+
+static int num(const char *p, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++)
+        v = v * 10 + (p[i] - '0');
+    return v;
+}
+
+/* RFC 3339 full-date; returns the bytes consumed (10) or 0. */
+static size_t parse_date(const char *p)
+{
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (!digits(p, 4) || p[4] != '-' || !digits(p + 5, 2) || p[7] != '-' || !digits(p + 8, 2))
+        return 0;
+    int y = num(p, 4), m = num(p + 5, 2), d = num(p + 8, 2);
+    if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
+        return 0;
+    if (m == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+        return 0;
+    return 10;
+}
+
+/* RFC 3339 full-time (time-offset required); the whole rest of the string. */
+static bool parse_time(const char *p)
+{
+    if (!digits(p, 2) || p[2] != ':' || !digits(p + 3, 2) || p[5] != ':' || !digits(p + 6, 2))
+        return false;
+    if (num(p, 2) > 23 || num(p + 3, 2) > 59 || num(p + 6, 2) > 60)
+        return false;
+    p += 8;
+    if (*p == '.') {
+        p++;
+        if (!digits(p, 1))
+            return false;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    if ((*p == 'Z' || *p == 'z') && p[1] == '\0')
+        return true;
+    return (*p == '+' || *p == '-') && digits(p + 1, 2) && p[3] == ':' && digits(p + 4, 2) && p[6] == '\0' &&
+           num(p + 1, 2) <= 23 && num(p + 4, 2) <= 59;
+}
+
+static bool is_hostname(const char *p)
+{
+    size_t total = strlen(p), label = 0;
+    if (total == 0 || total > 253)
+        return false;
+    for (const char *q = p; *q; q++) {
+        unsigned char ch = (unsigned char)*q;
+        if (ch == '.') {
+            if (label == 0 || q[-1] == '-')
+                return false;
+            label = 0;
+            continue;
+        }
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-';
+        if (!ok || (label == 0 && ch == '-') || ++label > 63)
+            return false;
+    }
+    return label > 0 && p[total - 1] != '-';
+}
+
+static bool is_ipv4(const char *p)
+{
+    for (int part = 0; part < 4; part++) {
+        int n = 0, v = 0;
+        while (p[n] >= '0' && p[n] <= '9' && n < 4)
+            v = v * 10 + (p[n++] - '0');
+        if (n == 0 || n > 3 || v > 255 || (n > 1 && p[0] == '0'))
+            return false;
+        p += n;
+        if (part < 3 && *p++ != '.')
+            return false;
+    }
+    return *p == '\0';
+}
+
+/* strict: RFC 4648 base64 as "format: byte" means it (standard alphabet, padded); otherwise
+ * the URL-safe alphabet and missing padding are accepted too. */
+static bool is_base64(const char *p, size_t len, bool strict)
+{
+    size_t n = 0, pad = 0;
+    if (strict && len % 4 != 0)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)p[i];
+        if (ch == '=') {
+            pad++;
+            continue;
+        }
+        if (pad || !((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '+' ||
+                     ch == '/' || (!strict && (ch == '-' || ch == '_'))))
+            return false;
+        n++;
+    }
+    if (pad > 2 || (pad && (n + pad) % 4 != 0))
+        return false;
+    return n % 4 != 1;
+}
+
+/* 1 valid, 0 invalid, -1 a format we do not check. */
+static int format_ok(const char *fmt, const char *v, size_t len)
+{
+    if (strcmp(fmt, "date") == 0)
+        return parse_date(v) == 10 && v[10] == '\0';
+    if (strcmp(fmt, "date-time") == 0)
+        return parse_date(v) == 10 && (v[10] == 'T' || v[10] == 't' || v[10] == ' ') && parse_time(v + 11);
+    if (strcmp(fmt, "time") == 0)
+        return parse_time(v);
+    if (strcmp(fmt, "email") == 0) {
+        const char *at = strrchr(v, '@');
+        if (!at || at == v || (size_t)(at - v) > 64 || strchr(v, ' ') || memchr(v, '@', (size_t)(at - v)))
+            return 0;
+        return is_hostname(at + 1) || (at[1] == '[' && v[len - 1] == ']');
+    }
+    if (strcmp(fmt, "uuid") == 0) {
+        if (len != 36)
+            return 0;
+        for (size_t i = 0; i < 36; i++) {
+            bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+            unsigned char ch = (unsigned char)v[i];
+            bool hex = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+            if (dash ? ch != '-' : !hex)
+                return 0;
+        }
+        return 1;
+    }
+    if (strcmp(fmt, "uri") == 0) {
+        size_t n = 0;
+        if (!((v[0] >= 'a' && v[0] <= 'z') || (v[0] >= 'A' && v[0] <= 'Z')))
+            return 0;
+        while (v[n] && v[n] != ':') {
+            unsigned char ch = (unsigned char)v[n++];
+            if (!(isalnum(ch) || ch == '+' || ch == '-' || ch == '.'))
+                return 0;
+        }
+        if (v[n] != ':')
+            return 0;
+        for (const char *q = v; *q; q++)
+            if ((unsigned char)*q <= 0x20 || *q == '"' || *q == '<' || *q == '>' || *q == '\\' || *q == '^' ||
+                *q == '`' || *q == '{' || *q == '|' || *q == '}')
+                return 0;
+        return 1;
+    }
+    if (strcmp(fmt, "ipv4") == 0)
+        return is_ipv4(v);
+    if (strcmp(fmt, "ipv6") == 0) {
+        unsigned char addr[16];
+        return strchr(v, '%') == NULL && inet_pton(AF_INET6, v, addr) == 1;
+    }
+    if (strcmp(fmt, "hostname") == 0)
+        return is_hostname(v);
+    if (strcmp(fmt, "byte") == 0)
+        return is_base64(v, len, true);
+    return -1;
 }
 
 static int check_string(struct vctx *c, const json_t *s, const json_t *inst)
@@ -562,6 +974,12 @@ static int check_string(struct vctx *c, const json_t *s, const json_t *inst)
     const char *pattern = json_string_value(json_object_get(s, "pattern"));
     if (pattern && strlen(str) == json_string_length(inst) && pattern_match(c, pattern, str) == 0)
         return fail(c, "does not match the pattern '%.200s'", pattern);
+    const char *fmt = json_string_value(json_object_get(s, "format"));
+    if (fmt && (strlen(str) != json_string_length(inst) || format_ok(fmt, str, json_string_length(inst)) == 0))
+        return fail(c, "is not a valid %.40s (format)", fmt);
+    const char *enc = json_string_value(json_object_get(s, "contentEncoding"));
+    if (enc && strcasecmp(enc, "base64") == 0 && !is_base64(str, json_string_length(inst), false))
+        return fail(c, "is not valid base64 (contentEncoding)");
     return 0;
 }
 

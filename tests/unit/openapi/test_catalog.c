@@ -71,7 +71,8 @@ static void test_petstore_all(void **state)
     assert_string_equal(json_string_value(json_object_get(limit, "type")), "integer");
     assert_int_equal(json_integer_value(json_object_get(limit, "maximum")), 100);
     assert_int_equal(json_integer_value(json_object_get(limit, "default")), 20);
-    assert_int_equal(json_integer_value(json_object_get(limit, "example")), 20);
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(limit, "examples"), 0)), 20);
+    assert_null(json_object_get(limit, "example"));
     assert_non_null(json_object_get(limit, "description"));
     assert_int_equal(json_array_size(json_object_get(prop(t, "status"), "enum")), 3);
     assert_true(json_is_false(json_object_get(t->input_schema, "additionalProperties")));
@@ -437,7 +438,7 @@ static void test_diagnostics(void **state)
     assert_non_null(strstr(d.items[0].message, "#/components/schemas/Missing"));
     assert_non_null(strstr(d.items[0].file, "broken.yaml"));
     assert_int_equal(d.items[1].line, 28);
-    assert_non_null(strstr(d.items[1].message, "external $ref"));
+    assert_non_null(strstr(d.items[1].message, "'other.yaml#/Thing': cannot open"));
     mb_diags_dispose(&d);
 
     /* routes exclude the broken operations: the rest builds */
@@ -452,7 +453,7 @@ static void test_diagnostics(void **state)
     c = mb_catalog_create_from_buffer("rel.yaml", relative, sizeof relative - 1, NULL, NULL, false, 0, &d);
     assert_null(c);
     assert_int_equal(d.count, 1);
-    assert_string_equal(d.items[0].message, "servers[0].url is relative; set api.openapi.base_url");
+    assert_string_equal(d.items[0].message, "servers[0].url '/api' is relative; set api.openapi.base_url");
     assert_int_equal(d.items[0].line, 4);
     mb_diags_dispose(&d);
     mb_diags_init(&d);
@@ -555,10 +556,36 @@ static void test_from_config(void **state)
     json_decref(cfg.root);
 }
 
+static void test_output_composed(void **state)
+{
+    (void)state;
+    struct mb_diags d;
+    mb_diags_init(&d);
+    struct mb_catalog *c = load("composed.yaml", NULL, true, 0, &d);
+    mb_diags_print(&d, stderr);
+    assert_non_null(c);
+    const struct mb_tool *t = mb_catalog_find(c, "getPet");
+    assert_non_null(t);
+    assert_non_null(t->output_schema); /* allOf with an object member */
+    assert_string_equal(json_string_value(json_object_get(t->output_schema, "type")), "object");
+    assert_int_equal(json_array_size(json_object_get(t->output_schema, "allOf")), 2);
+    assert_non_null(json_object_get(t->definition, "outputSchema"));
+    t = mb_catalog_find(c, "getEither");
+    assert_non_null(t);
+    assert_non_null(t->output_schema); /* oneOf whose branches are all objects */
+    assert_string_equal(json_string_value(json_object_get(t->output_schema, "type")), "object");
+    t = mb_catalog_find(c, "getMixed");
+    assert_non_null(t);
+    assert_null(t->output_schema); /* one branch is a string */
+    mb_catalog_destroy(c);
+    mb_diags_dispose(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_petstore_all),
+        cmocka_unit_test(test_output_composed),
         cmocka_unit_test(test_annotations),
         cmocka_unit_test(test_types31),
         cmocka_unit_test(test_recursive),

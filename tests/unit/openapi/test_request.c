@@ -158,6 +158,62 @@ static void test_hand_built(void **state)
     json_decref(a);
 }
 
+static void test_param_styles(void **state)
+{
+    (void)state;
+    char path[1024];
+    const char *src = getenv("MB_SOURCE_DIR");
+    snprintf(path, sizeof path, "%s/tests/fixtures/openapi/params.yaml", src ? src : ".");
+    struct mb_diags d;
+    mb_diags_init(&d);
+    struct mb_catalog *c = mb_catalog_create_from_spec(path, NULL, NULL, true, 0, &d);
+    mb_diags_dispose(&d);
+    assert_non_null(c);
+    const struct mb_tool *t = mb_catalog_find(c, "styles");
+    assert_non_null(t);
+    /* Accept is not a parameter (the specification says so) */
+    assert_null(json_object_get(json_object_get(t->input_schema, "properties"), "Accept"));
+    json_t *a = json_loads("{\"ids\":[1,2],\"obj\":{\"a\":1,\"b\":\"x y\"},\"lbl\":[\"p\",\"q\"],\"mtx\":[3,4],"
+                           "\"sp\":[\"a\",\"b c\"],\"pp\":[\"a\",\"b\"],\"raw\":\"/x?y=1&z=[2]#f\","
+                           "\"enc\":\"/x?y=1\",\"filter\":{\"a\":1},\"pos\":{\"x\":1,\"y\":2},"
+                           "\"X-List\":[\"a\",\"b\"],\"X-Obj\":{\"k\":\"v\",\"n\":2},\"prefs\":[\"d ark\",\"w\"]}",
+                           0, NULL);
+    assert_non_null(a);
+    struct mb_built_request r;
+    char msg[256];
+    assert_int_equal(mb_tool_validate_args(t, a, msg, sizeof msg), 0);
+    assert_int_equal(mb_tool_build_request(t, c->base_url, a, &r, msg, sizeof msg), 0);
+    assert_string_equal(r.url, "https://params.example.com/items/1,2/a=1,b=x%20y/.p.q/;mtx=3,4"
+                               "?sp=a%20b%20c&pp=a%7Cb&raw=/x?y=1&z=[2]%23f&enc=%2Fx%3Fy%3D1"
+                               "&filter=%7B%22a%22%3A1%7D&x=1&y=2");
+    assert_true(has_header(&r, "X-List: a,b"));
+    assert_true(has_header(&r, "X-Obj: k=v,n=2"));
+    assert_true(has_header(&r, "Cookie: prefs=d%20ark,w"));
+    mb_built_request_dispose(&r);
+    json_decref(a);
+
+    /* matrix style, RFC 6570 {;x*} and {;x} */
+    t = mb_catalog_find(c, "matrix_exploded");
+    assert_non_null(t);
+    a = json_loads("{\"p\":\"a b/c\",\"a\":[\"a b/c\",\"d e\"],\"o\":{\"name\":\"a b/c\",\"description\":\"x\"},"
+                   "\"e\":\"\"}", 0, NULL);
+    assert_non_null(a);
+    assert_int_equal(mb_tool_build_request(t, c->base_url, a, &r, msg, sizeof msg), 0);
+    assert_string_equal(r.url, "https://params.example.com/matrix/;p=a%20b%2Fc/;a=a%20b%2Fc;a=d%20e"
+                               "/;name=a%20b%2Fc;description=x/;e");
+    mb_built_request_dispose(&r);
+    json_decref(a);
+    t = mb_catalog_find(c, "matrix_flat");
+    assert_non_null(t);
+    a = json_loads("{\"a\":[\"x\",\"y\"],\"o\":{\"k\":\"v\",\"n\":2}}", 0, NULL);
+    assert_non_null(a);
+    assert_int_equal(mb_tool_build_request(t, c->base_url, a, &r, msg, sizeof msg), 0);
+    assert_string_equal(r.url, "https://params.example.com/matrix-flat/;a=x,y/;o=k,v,n,2");
+    mb_built_request_dispose(&r);
+    json_decref(a);
+    mb_catalog_destroy(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -165,6 +221,7 @@ int main(void)
         cmocka_unit_test(test_path_headers_cookies),
         cmocka_unit_test(test_body),
         cmocka_unit_test(test_hand_built),
+        cmocka_unit_test(test_param_styles),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

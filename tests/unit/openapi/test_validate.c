@@ -237,6 +237,152 @@ static void test_bounds(void **state)
     assert_true(msg[0] != '\0');
 }
 
+/* Validates {"v": value} against {"properties": {"v": schema}} on a hand-built tool; returns
+ * the message or "" when valid. */
+static const char *check_prop(const char *schema, const char *value)
+{
+    static char msg[512];
+    char text[1024];
+    snprintf(text, sizeof text, "{\"type\":\"object\",\"properties\":{\"v\":%s}}", schema);
+    json_t *is = json_loads(text, 0, NULL);
+    assert_non_null(is);
+    snprintf(text, sizeof text, "{\"v\":%s}", value);
+    json_t *a = json_loads(text, 0, NULL);
+    assert_non_null(a);
+    struct mb_tool t = {.name = "t", .method = "GET", .path_template = "/", .input_schema = is};
+    msg[0] = '\0';
+    int rc = mb_tool_validate_args(&t, a, msg, sizeof msg);
+    assert_int_equal(rc == 0, msg[0] == '\0');
+    json_decref(a);
+    json_decref(is);
+    return msg;
+}
+
+static void test_formats(void **state)
+{
+    (void)state;
+    static const struct { const char *fmt, *good, *bad; } cases[] = {
+        {"date", "\"2024-02-29\"", "\"2023-02-29\""},
+        {"date", "\"1999-12-31\"", "\"1999-13-01\""},
+        {"date-time", "\"2024-01-02T03:04:05Z\"", "\"2024-01-02\""},
+        {"date-time", "\"2024-01-02t03:04:05.123+02:00\"", "\"2024-01-02T25:04:05Z\""},
+        {"time", "\"23:59:60Z\"", "\"23:59\""},
+        {"email", "\"a.b+c@example.com\"", "\"a@b@example.com\""},
+        {"email", "\"x@localhost\"", "\"@example.com\""},
+        {"uuid", "\"123e4567-E89B-12d3-a456-426614174000\"", "\"123e4567e89b12d3a456426614174000\""},
+        {"uri", "\"https://example.com/a?b=c#d\"", "\"/relative/path\""},
+        {"uri", "\"urn:isbn:0451450523\"", "\"http://exa mple.com\""},
+        {"ipv4", "\"192.168.0.1\"", "\"192.168.0.256\""},
+        {"ipv4", "\"0.0.0.0\"", "\"01.2.3.4\""},
+        {"ipv6", "\"2001:db8::1\"", "\"2001:db8:::1\""},
+        {"ipv6", "\"::ffff:192.0.2.1\"", "\"1.2.3.4\""},
+        {"hostname", "\"api-1.example.com\"", "\"-bad.example.com\""},
+        {"hostname", "\"localhost\"", "\"a..b\""},
+        {"byte", "\"SGVsbG8=\"", "\"SGVsbG8\""},
+        {"byte", "\"\"", "\"S\""},
+        {"int32", "2147483647", "2147483648"},
+        {"int32", "-2147483648", "-2147483649"},
+        {"int64", "9223372036854775807", "1e19"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char schema[128];
+        snprintf(schema, sizeof schema, "{\"format\":\"%s\"}", cases[i].fmt);
+        const char *m = check_prop(schema, cases[i].good);
+        if (*m)
+            fail_msg("%s: %s rejected: %s", cases[i].fmt, cases[i].good, m);
+        m = check_prop(schema, cases[i].bad);
+        if (!*m)
+            fail_msg("%s: %s accepted", cases[i].fmt, cases[i].bad);
+        char want[128];
+        snprintf(want, sizeof want, "(format)");
+        assert_non_null(strstr(m, want));
+        assert_non_null(strstr(m, "argument 'v': "));
+    }
+    assert_string_equal(check_prop("{\"format\":\"date\"}", "\"2023-02-29\""),
+                        "argument 'v': is not a valid date (format)");
+    assert_string_equal(check_prop("{\"format\":\"int32\"}", "2147483648"),
+                        "argument 'v': 2147483648 is out of the int32 range (format)");
+    /* unknown formats are annotations */
+    assert_string_equal(check_prop("{\"format\":\"password\"}", "\"x\""), "");
+    /* contentEncoding base64 */
+    assert_string_equal(check_prop("{\"contentEncoding\":\"base64\"}", "\"AAEC/w==\""), "");
+    assert_string_equal(check_prop("{\"contentEncoding\":\"base64\"}", "\"not base64!\""),
+                        "argument 'v': is not valid base64 (contentEncoding)");
+    /* lengths count code points, not bytes */
+    assert_string_equal(check_prop("{\"maxLength\":2}", "\"\u00e9\u00e9\""), "");
+    assert_string_equal(check_prop("{\"minLength\":3}", "\"\u00e9\u00e9\""),
+                        "argument 'v': length 2 is shorter than minLength 3");
+}
+
+static void expect_unicode(const char *src, int rc, const char *want)
+{
+    char *out = NULL;
+    assert_int_equal(mb_oa_pattern_unicode(src, &out), rc);
+    if (rc == 1)
+        assert_string_equal(out, want);
+    else
+        assert_null(out);
+    free(out);
+}
+
+static void test_unicode_patterns(void **state)
+{
+    (void)state;
+    /* already valid in Unicode mode */
+    expect_unicode("^[a-z]{2,3}$", 0, NULL);
+    expect_unicode("^(?:a|b)+?\\d{4,}\\.(?<y>x)\\k<y>\\u00e9\\u{1F600}\\p{L}[\\d\\-z]$", 0, NULL);
+    expect_unicode("(a)\\1", 0, NULL);
+    /* lone braces and brackets become escapes; quantifier braces stay */
+    expect_unicode("^(?:{[0-9a-fA-F]{4}(?:-?[0-9a-fA-F]{4}){7}}|[0-9a-fA-F]{32})$", 1,
+                   "^(?:\\{[0-9a-fA-F]{4}(?:-?[0-9a-fA-F]{4}){7}\\}|[0-9a-fA-F]{32})$");
+    expect_unicode("{x}", 1, "\\{x\\}");
+    expect_unicode("a{,2}]", 1, "a\\{,2\\}\\]");
+    expect_unicode("[{}]", 0, NULL); /* literal inside a class in both modes */
+    /* identity escapes of non-syntax characters, incomplete \x/\u */
+    expect_unicode("\\-\\_\\@\\a", 1, "-_@a");
+    expect_unicode("\\x4\\u12", 1, "x4u12");
+    expect_unicode("\\/", 0, NULL);
+    /* '-' next to a class escape is a literal '-' */
+    expect_unicode("[\\w-.]", 1, "[\\w\\-.]");
+    expect_unicode("[a-\\d]", 1, "[a\\-\\d]");
+    /* no Unicode-mode equivalent */
+    expect_unicode("(?i)abc", -1, NULL);
+    expect_unicode("(ab", -1, NULL);
+    expect_unicode("ab)", -1, NULL);
+    expect_unicode("[ab", -1, NULL);
+    expect_unicode("\\1(a)\\2", -1, NULL);
+    expect_unicode("\\01", -1, NULL);
+    expect_unicode("(?=a)*", -1, NULL);
+    expect_unicode("*a", -1, NULL);
+    expect_unicode("a**", -1, NULL);
+    expect_unicode("\\c", -1, NULL);
+    expect_unicode("\\", -1, NULL);
+
+    /* in a built catalog */
+    struct mb_diags d;
+    mb_diags_init(&d);
+    struct mb_catalog *c = mb_catalog_create_from_spec(fixture("patterns.yaml"), NULL, NULL, true, 0, &d);
+    mb_diags_print(&d, stderr);
+    mb_diags_dispose(&d);
+    assert_non_null(c);
+    const struct mb_tool *t = mb_catalog_find(c, "strings");
+    assert_non_null(t);
+    const json_t *props = json_object_get(t->input_schema, "properties");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(props, "guid"), "pattern")),
+                        "^(?:\\{[0-9a-fA-F]{4}(?:-?[0-9a-fA-F]{4}){7}\\}|[0-9a-fA-F]{32})$");
+    const json_t *flagged = json_object_get(props, "flagged");
+    assert_null(json_object_get(flagged, "pattern"));
+    assert_non_null(strstr(json_string_value(json_object_get(flagged, "description")), "(?i)^abc$"));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(props, "plain"), "pattern")),
+                        "^[a-z]{2,3}$");
+    assert_non_null(json_object_get(json_object_get(t->output_schema, "patternProperties"), "^x-\\{id\\}$"));
+    /* escaped braces still translate to ERE for the argument validator */
+    char ere[128];
+    assert_int_equal(mb_oa_ecma_to_ere("^x\\{[0-9]{2}\\}$", ere, sizeof ere), 0);
+    assert_string_equal(ere, "^x\\{[0-9]{2}\\}$");
+    mb_catalog_destroy(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -246,6 +392,8 @@ int main(void)
         cmocka_unit_test(test_31_keywords),
         cmocka_unit_test(test_ere_translation),
         cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_formats),
+        cmocka_unit_test(test_unicode_patterns),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
