@@ -264,8 +264,8 @@ struct group {
 static const struct group groups[] = {
     { "", KEYS("api", "security", "runtime", "assistant", "observability", "openapi_visibility",
                "server") },
-    { "/api", KEYS("openapi", "routes") },
-    { "/api/openapi", KEYS("spec_file", "base_url", "spec_name") },
+    { "/api", KEYS("openapi", "routes", "tools", "helper_tools") },
+    { "/api/openapi", KEYS("spec_file", "base_url", "spec_name", "tool_name_max_length") },
     { "/runtime", KEYS("server", "http", "max_request_bytes", "middleware") },
     { "/runtime/server", KEYS("transport", "max_connections_per_worker", "max_header_bytes",
                               "timeouts", "shutdown_grace_seconds", "workers", "session") },

@@ -58,8 +58,11 @@ static char *build_initialize_result(const struct mb_runtime *rt, int version_in
     json_t *result = json_pack("{s:s,s:o,s:o}", "protocolVersion",
                                mb_mcp_protocol_versions[version_index], "capabilities", caps,
                                "serverInfo", info);
-    if (cfg->instructions)
-        json_object_set_new(result, "instructions", json_string(cfg->instructions));
+    /* The catalog's instructions add openapi_visibility's global.md to server.instructions. */
+    const char *instructions =
+        rt->catalog && rt->catalog->instructions ? rt->catalog->instructions : cfg->instructions;
+    if (instructions)
+        json_object_set_new(result, "instructions", json_string(instructions));
     char *text = json_dumps(result, JSON_COMPACT);
     json_decref(result);
     *len = text ? strlen(text) : 0;

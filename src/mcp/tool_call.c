@@ -3,11 +3,13 @@
  * itself); the downstream request built from the arguments and sent through the worker's
  * libcurl pool; progress notifications (when the client gave a progressToken) and log
  * notifications (when it chose a logging level) while the call runs; the answer mapped to
- * content by tool_result.c. */
+ * content by tool_result.c. Local (helper) tools are answered in-process by helper_tools.c;
+ * its call_tool hands an operation back to this pipeline. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
+#include "mcp/helper_tools.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/mcp_internal.h"
 #include "mcp/tool_result.h"
@@ -153,6 +155,26 @@ struct mb_mcp_request *mb_mcp_tools_call(struct mb_mcp_request *req, const json_
         mb_mcp_finish_result(req, mb_tool_error_result("Invalid arguments for tool %s: %s", tool->name, msg));
         return NULL;
     }
+    /* ---- local (helper) tools: answered in-process, no downstream (helper_tools.c) ---- */
+    if (tool->kind != MB_TOOL_HTTP) {
+        const struct mb_helper_env env = { srv->rt->catalog, srv->rt->prompts };
+        const struct mb_tool *target = NULL;
+        const json_t *target_args = NULL;
+        json_t *result = mb_helper_tool_call(&env, tool, args, &target, &target_args);
+        if (!target) {
+            mb_mcp_finish_result(req, result);
+            return NULL;
+        }
+        /* call_tool named an operation: validate and call it exactly as tools/call would. */
+        tool = req->tool = target;
+        args = json_is_null(target_args) ? NULL : target_args;
+        if (mb_tool_validate_args(tool, args, msg, sizeof msg) != 0) {
+            mb_info("tools.validation", "%s: invalid arguments: %s", tool->name, msg);
+            mb_mcp_finish_result(req, mb_tool_error_result("Invalid arguments for tool %s: %s", tool->name, msg));
+            return NULL;
+        }
+    }
+    /* ---- end of local tools ---- */
     struct mb_built_request built;
     memset(&built, 0, sizeof built);
     if (mb_tool_build_request(tool, srv->rt->catalog->base_url, args, &built, msg, sizeof msg) != 0) {

@@ -19,6 +19,26 @@
 
 enum mb_param_location { MB_PARAM_PATH, MB_PARAM_QUERY, MB_PARAM_HEADER, MB_PARAM_COOKIE };
 
+/* What a tools/call of a tool does: an HTTP operation goes downstream; a local helper is
+ * answered in-process by src/mcp/helper_tools.c (docs/openapi-mapping.md, "Helper tools,
+ * visibility and meta mode"). Zero is HTTP, so a hand-built tool is an operation. */
+enum mb_tool_kind { MB_TOOL_HTTP = 0, MB_TOOL_LOCAL };
+
+enum mb_helper_id {
+    MB_HELPER_NONE = 0,
+    MB_HELPER_LIST_ALL_TAGS,
+    MB_HELPER_GET_TOOL_SCHEMA,
+    MB_HELPER_GET_FILTER_FIELDS,
+    MB_HELPER_SELECT_PROMPTS,
+    MB_HELPER_SEARCH_TOOLS,      /* meta mode only */
+    MB_HELPER_CALL_TOOL,         /* meta mode only */
+};
+
+/* api.tools.mode: "full" lists every tool; "meta" lists only the helpers (search_tools,
+ * get_tool_schema, call_tool, ...) while every operation stays callable; "auto" is meta when
+ * the spec yields more operations than api.tools.meta_threshold. */
+enum mb_tools_mode { MB_TOOLS_FULL = 0, MB_TOOLS_META, MB_TOOLS_AUTO };
+
 struct mb_tool_param {
     char *name;                     /* name in the API */
     char *arg_name;                 /* property name in the tool's arguments (usually == name) */
@@ -45,6 +65,17 @@ struct mb_tool {
     void *priv;                     /* compiled validator and parameter styles, private; NULL
                                      * for a hand-built tool (defaults apply, patterns are
                                      * compiled per call) */
+    /* Helper tools, tags and meta mode (catalog.c, visibility.c). */
+    enum mb_tool_kind kind;
+    enum mb_helper_id helper;       /* which helper when kind == MB_TOOL_LOCAL */
+    bool unlisted;                  /* left out of tools/list (meta mode), still callable */
+    char **tags;                    /* normalized "group:x" tags of the operation, owned */
+    size_t tag_count;
+    char *operation_id;             /* the spec's operationId as written, or NULL */
+    /* The operation's own base URL (operation- or path-level "servers", resolved, no trailing
+     * '/'), owned; NULL = the catalog's base_url. Never set when the configuration overrides
+     * the base URL. mb_tool_build_request uses it instead of its base_url argument. */
+    char *base_url;
 };
 
 struct mb_catalog {
@@ -59,6 +90,11 @@ struct mb_catalog {
     size_t page_count;
     size_t page_size;
     void *index;                    /* name -> tool lookup, private */
+    /* Helper tools, visibility and meta mode. Operations come first in tools[], helpers after. */
+    size_t operation_count;         /* tools[0 .. operation_count-1] are HTTP operations */
+    bool meta_mode;                 /* tools/list shows only the helpers */
+    char *instructions;             /* server.instructions plus the context dir's global.md;
+                                     * NULL = use the config's instructions as they are */
 };
 
 /* Builds the catalog from cfg->spec_file (and cfg->base_url, cfg->root's api.routes).
@@ -88,6 +124,10 @@ int mb_catalog_write_tools(const struct mb_catalog *cat, FILE *out, bool json);
 
 /* Finds a tool by exact name in O(1). Returns NULL when unknown. */
 const struct mb_tool *mb_catalog_find(const struct mb_catalog *cat, const char *name);
+
+/* A tag in the normalized form tools carry: "APSV Transport" -> "group:apsv-transport";
+ * "group:x" stays (lower-cased). Returns a heap string, NULL when out of memory. */
+char *mb_catalog_tag_normalize(const char *tag);
 
 /* The prepared tools/list result for a cursor (NULL or "" = first page). Returns the bytes of
  * the result object and its length in *len, or NULL when the cursor is not one we issued. */

@@ -1,7 +1,8 @@
 /* The name index (open addressing over FNV-1a hashes, linear probing, at most half full)
  * and the prepared tools/list pages: each page's result object is serialized once, at build
- * time. Cursors are "c<page>.<8 hex>" where the hex is a fingerprint of the catalog, so a
- * cursor issued by an older catalog (before a reload) is refused instead of paging wrongly. */
+ * time, from the listed tools only (meta mode unlists the operations). Cursors are
+ * "c<page>.<8 hex>" where the hex is a fingerprint of the catalog, so a cursor issued by an
+ * older catalog (before a reload) is refused instead of paging wrongly. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,20 +76,28 @@ int mb_oa_pages_build(struct mb_catalog *cat, size_t page_size)
 {
     int rc = -ENOMEM;
     cat->page_size = page_size ? page_size : 100;
-    size_t count = cat->tool_count ? (cat->tool_count + cat->page_size - 1) / cat->page_size : 1;
+    /* Pages hold the listed tools only: in meta mode the operations are unlisted. */
+    size_t listed = 0;
+    for (size_t i = 0; i < cat->tool_count; i++)
+        listed += !cat->tools[i].unlisted;
+    size_t count = listed ? (listed + cat->page_size - 1) / cat->page_size : 1;
     cat->pages = calloc(count, sizeof *cat->pages);
     cat->page_lens = calloc(count, sizeof *cat->page_lens);
     if (!cat->pages || !cat->page_lens)
         goto done;
+    size_t next = 0; /* the next tool to consider */
     for (size_t p = 0; p < count; p++) {
         json_t *result = json_object(), *tools = json_array();
         if (!result || !tools || json_object_set_new(result, "tools", tools)) {
             json_decref(result);
             goto done;
         }
-        size_t end = (p + 1) * cat->page_size;
-        for (size_t i = p * cat->page_size; i < end && i < cat->tool_count; i++)
-            json_array_append(tools, cat->tools[i].definition);
+        for (size_t n = 0; n < cat->page_size && next < cat->tool_count; next++) {
+            if (cat->tools[next].unlisted)
+                continue;
+            json_array_append(tools, cat->tools[next].definition);
+            n++;
+        }
         if (p + 1 < count) {
             char cur[32];
             cursor_text(cat, p + 1, cur, sizeof cur);
