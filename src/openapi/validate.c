@@ -215,8 +215,16 @@ int mb_oa_ecma_to_ere(const char *src, char *out, size_t outsize)
             if (ere_class(&s, &o) != 0)
                 return -1;
         } else if (c == '(') {
+            if (s[1] == '?' && s[2] == ':') {
+                /* A non-capturing group matches like a plain group; backreferences, whose
+                 * numbering this would change, are refused above. */
+                putc_(&o, '(');
+                s += 3;
+                after_quant = false;
+                continue;
+            }
             if (s[1] == '?')
-                return -1; /* lookaround, non-capturing or named groups */
+                return -1; /* lookaround or named groups */
             putc_(&o, c);
             s++;
         } else if (c == '{') {

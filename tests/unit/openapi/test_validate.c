@@ -200,7 +200,13 @@ static void test_ere_translation(void **state)
     assert_string_equal(out, "x\\{");
     assert_int_equal(mb_oa_ecma_to_ere("[\\]a]", out, sizeof out), 0);
     assert_string_equal(out, "[]a]");
-    assert_int_equal(mb_oa_ecma_to_ere("(?:a)", out, sizeof out), -1);
+    /* Non-capturing groups become plain groups; lookarounds and named groups stay refused. */
+    assert_int_equal(mb_oa_ecma_to_ere("^(?:ab|cd)+$", out, sizeof out), 0);
+    assert_string_equal(out, "^(ab|cd)+$");
+    assert_int_equal(mb_oa_ecma_to_ere("^a(?=b)", out, sizeof out), -1);
+    assert_int_equal(mb_oa_ecma_to_ere("(?<n>a)", out, sizeof out), -1);
+    assert_int_equal(mb_oa_ecma_to_ere("(?:a)", out, sizeof out), 0);
+    assert_string_equal(out, "(a)");
     assert_int_equal(mb_oa_ecma_to_ere("(a)\\1", out, sizeof out), -1);
     assert_int_equal(mb_oa_ecma_to_ere("[\\D]", out, sizeof out), -1);
     assert_int_equal(mb_oa_ecma_to_ere("aaaaaaaaaa", out, 4), -1);
