@@ -449,9 +449,11 @@ static json_t *search_tools(const struct mb_catalog *cat, const json_t *args)
 /* ---- select_prompts ---- */
 
 /* The words a tag stands for ("group:apsv-transport" -> "apsv transport") in out. */
+/* The words of a tag without its kind prefix ("group:", "entity:", "team:"...). */
 static void tag_words(const char *tag, char *out, size_t size)
 {
-    const char *p = strncmp(tag, "group:", 6) == 0 ? tag + 6 : tag;
+    const char *colon = strchr(tag, ':');
+    const char *p = colon ? colon + 1 : tag;
     snprintf(out, size, "%s", p);
     for (char *q = out; *q; q++)
         if (*q == '-')

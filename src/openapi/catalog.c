@@ -12,8 +12,9 @@
 #include "openapi/catalog_internal.h"
 #include "openapi/visibility.h"
 
-/* ---- tags and operationId, from the spec (the document is alive during the build) ---- */
+/* ---- operationId, from the spec (the document is alive during the build) ---- */
 
+/* The tools' tags were attached while building (routes.c: spec tags, entity_rules, tags). */
 static int annotate(struct mb_catalog *cat, struct mb_oa_spec *s)
 {
     const json_t *paths = json_object_get(s->root, "paths");
@@ -31,37 +32,15 @@ static int annotate(struct mb_catalog *cat, struct mb_oa_spec *s)
         method[k] = '\0';
         const json_t *op = json_object_get(item, method);
         const char *opid = json_string_value(json_object_get(op, "operationId"));
-        if (opid && !(t->operation_id = strdup(opid)))
+        if (opid && !t->operation_id && !(t->operation_id = strdup(opid)))
             return -ENOMEM;
-        const json_t *tags = json_object_get(op, "tags");
-        size_t n = json_array_size(tags);
-        if (!n)
-            continue;
-        t->tags = calloc(n, sizeof *t->tags);
-        if (!t->tags)
-            return -ENOMEM;
-        for (size_t j = 0; j < n; j++) {
-            const char *raw = json_string_value(json_array_get(tags, j));
-            if (!raw || !*raw)
-                continue;
-            char *norm = mb_oa_tag_normalize(raw);
-            if (!norm)
-                return -ENOMEM;
-            bool dup = false;
-            for (size_t d = 0; d < t->tag_count && !dup; d++)
-                dup = strcmp(t->tags[d], norm) == 0;
-            if (dup)
-                free(norm);
-            else
-                t->tags[t->tag_count++] = norm;
-        }
     }
     return 0;
 }
 
 char *mb_catalog_tag_normalize(const char *tag)
 {
-    return mb_oa_tag_normalize(tag ? tag : "");
+    return mb_oa_tag_canon(tag ? tag : "");
 }
 
 /* ---- helper tools ---- */
@@ -157,7 +136,8 @@ static const char *helper_description(enum mb_helper_id id, const char *const *n
         break;
     case MB_HELPER_LIST_ALL_TAGS:
         snprintf(buf, size,
-                 "Lists the tags that group this server's API tools (normalized as group:<name>), with the "
+                 "Lists the tags that group this server's API tools (group:<name> from the API description, "
+                 "entity:<name> and others from the server's configuration), with the "
                  "number of tools and the tool names under each tag, and the tools without a tag. Use it "
                  "for an overview of what the API can do.");
         break;
@@ -264,9 +244,10 @@ static int add_helpers(struct mb_catalog *cat, const struct mb_oa_options *o, co
 
 /* ---- building ---- */
 
+/* routes_doc (may be NULL) is the config document routes came from, for diagnostic lines. */
 static struct mb_catalog *build(struct mb_doc *doc, const char *base_url, const json_t *routes,
-                                const char *routes_file, bool all_methods, size_t page_size,
-                                const struct mb_oa_options *opt, struct mb_diags *diags)
+                                const char *routes_file, const struct mb_doc *routes_doc, bool all_methods,
+                                size_t page_size, const struct mb_oa_options *opt, struct mb_diags *diags)
 {
     struct mb_catalog *cat = NULL;
     struct mb_oa_routes r;
@@ -274,7 +255,7 @@ static struct mb_catalog *build(struct mb_doc *doc, const char *base_url, const 
     bool routes_ok = false;
     if (!doc)
         goto fail;
-    if (mb_oa_routes_init(&r, routes, all_methods, routes_file, diags) != 0)
+    if (mb_oa_routes_init_doc(&r, routes, all_methods, routes_file, routes_doc, "/api/routes", diags) != 0)
         goto fail;
     routes_ok = true;
     if (opt && opt->tool_name_max)
@@ -345,7 +326,7 @@ struct mb_catalog *mb_catalog_create(const struct mb_config *cfg, struct mb_diag
     if (mb_oa_options_read(&opt, cfg, diags) != 0)
         return NULL;
     struct mb_doc *doc = mb_doc_load_file(cfg->spec_file, MB_OA_MAX_SPEC_BYTES, diags);
-    return build(doc, cfg->base_url, config_routes(cfg), cfg->source, false, 100, &opt, diags);
+    return build(doc, cfg->base_url, config_routes(cfg), cfg->source, cfg->doc, false, 100, &opt, diags);
 }
 
 struct mb_catalog *mb_catalog_create_from_spec(const char *spec_path, const char *base_url,
@@ -355,7 +336,7 @@ struct mb_catalog *mb_catalog_create_from_spec(const char *spec_path, const char
     struct mb_oa_options opt;
     mb_oa_options_defaults(&opt);
     struct mb_doc *doc = mb_doc_load_file(spec_path, MB_OA_MAX_SPEC_BYTES, diags);
-    return build(doc, base_url, routes, "api.routes", all_methods, page_size, &opt, diags);
+    return build(doc, base_url, routes, "api.routes", NULL, all_methods, page_size, &opt, diags);
 }
 
 struct mb_catalog *mb_catalog_create_from_buffer(const char *name, const char *text, size_t len,
@@ -366,7 +347,7 @@ struct mb_catalog *mb_catalog_create_from_buffer(const char *name, const char *t
     struct mb_oa_options opt;
     mb_oa_options_defaults(&opt);
     struct mb_doc *doc = mb_doc_load_buffer(name, text, len, MB_DOC_AUTO, diags);
-    return build(doc, base_url, routes, "api.routes", all_methods, page_size, &opt, diags);
+    return build(doc, base_url, routes, "api.routes", NULL, all_methods, page_size, &opt, diags);
 }
 
 void mb_catalog_destroy(struct mb_catalog *cat)

@@ -69,7 +69,10 @@ struct mb_tool {
     enum mb_tool_kind kind;
     enum mb_helper_id helper;       /* which helper when kind == MB_TOOL_LOCAL */
     bool unlisted;                  /* left out of tools/list (meta mode), still callable */
-    char **tags;                    /* normalized "group:x" tags of the operation, owned */
+    char **tags;                    /* the operation's tags, owned: spec tags normalized to
+                                     * "group:x", "entity:x" from api.routes.entity_rules, and
+                                     * tags injected by api.routes.tags (kept as written when they
+                                     * carry their own "kind:" prefix) */
     size_t tag_count;
     char *operation_id;             /* the spec's operationId as written, or NULL */
     /* The operation's own base URL (operation- or path-level "servers", resolved, no trailing
@@ -126,7 +129,8 @@ int mb_catalog_write_tools(const struct mb_catalog *cat, FILE *out, bool json);
 const struct mb_tool *mb_catalog_find(const struct mb_catalog *cat, const char *name);
 
 /* A tag in the normalized form tools carry: "APSV Transport" -> "group:apsv-transport";
- * "group:x" stays (lower-cased). Returns a heap string, NULL when out of memory. */
+ * "group:x" stays (lower-cased); a tag with another "kind:" prefix ("entity:orders",
+ * "team:platform") is kept as written. Returns a heap string, NULL when out of memory. */
 char *mb_catalog_tag_normalize(const char *tag);
 
 /* The prepared tools/list result for a cursor (NULL or "" = first page). Returns the bytes of

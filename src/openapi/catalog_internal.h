@@ -98,13 +98,28 @@ char *mb_oa_operation_base_url(struct mb_oa_spec *s, const json_t *item, const c
 
 /* ---- routes.c ---- */
 
-struct mb_oa_route_rule {
+/* The path and method condition shared by maps, entity_rules and tags entries. */
+struct mb_oa_route_match {
     regex_t re;
     bool re_ok;
     bool all_methods;
     char methods[8][8];       /* upper case */
     size_t method_count;
+};
+
+/* One api.routes.maps rule: matches when pattern, methods and (if any) tags all match. */
+struct mb_oa_route_rule {
+    struct mb_oa_route_match m;
+    char **tags;              /* canonical (mb_oa_tag_canon); the operation needs one of them */
+    size_t tag_count;         /* 0: no tag condition */
     bool tool;                /* TOOL vs anything else */
+};
+
+/* One entity_rules entry (a single "entity:<slug>" tag) or tags entry (its tags, canonical). */
+struct mb_oa_tag_rule {
+    struct mb_oa_route_match m;
+    char **tags;
+    size_t tag_count;
 };
 
 struct mb_oa_routes {
@@ -112,8 +127,10 @@ struct mb_oa_routes {
     bool all;                 /* all_methods: keep everything */
     struct mb_oa_route_rule *rules;
     size_t rule_count;
-    char **tags;              /* normalized "group:x" */
-    size_t tag_count;
+    struct mb_oa_tag_rule *entity_rules;
+    size_t entity_rule_count;
+    struct mb_oa_tag_rule *tag_rules;
+    size_t tag_rule_count;
     char **name_patterns;     /* fnmatch patterns */
     size_t name_pattern_count;
     size_t name_max;          /* tool name length cap, MB_OA_NAME_MIN_LIMIT..MB_OA_NAME_LIMIT;
@@ -121,17 +138,35 @@ struct mb_oa_routes {
 };
 
 /* Compiles the api.routes object (or a bare maps array). routes NULL = no section.
- * Returns 0 or -1 after diagnostics (file names the config source). */
+ * Returns 0 or -1 after diagnostics (file names the config source). The plain-string form
+ * of "tags" (a filter in earlier versions) is refused with a diagnostic that points to maps
+ * rules with "tags". */
 int mb_oa_routes_init(struct mb_oa_routes *r, const json_t *routes, bool all_methods,
                       const char *file, struct mb_diags *diags);
+/* The same, with diagnostics located in the config document: doc (may be NULL) is the parsed
+ * config and ptr the JSON pointer of routes in it ("/api/routes"). */
+int mb_oa_routes_init_doc(struct mb_oa_routes *r, const json_t *routes, bool all_methods, const char *file,
+                          const struct mb_doc *doc, const char *ptr, struct mb_diags *diags);
 void mb_oa_routes_dispose(struct mb_oa_routes *r);
-/* True when the operation (upper-case method, path, tags array or NULL) becomes a tool. */
-bool mb_oa_routes_keep(const struct mb_oa_routes *r, const char *method, const char *path,
-                       const json_t *tags);
+/* The tags of an operation (upper-case method, path template, spec "tags" array or NULL):
+ * the spec tags normalized, then the tag of every matching entity_rules entry, then those of
+ * every matching tags entry, without duplicates, in that order. Stores a heap array of heap
+ * strings in *out (NULL when *count is 0; the caller frees both). Returns 0 or -ENOMEM. */
+int mb_oa_routes_tags(const struct mb_oa_routes *r, const char *method, const char *path, const json_t *spec_tags,
+                      char ***out, size_t *count);
+/* True when the operation becomes a tool: the first maps rule matching method, path and
+ * (when the rule lists tags) one of the operation's tags (from mb_oa_routes_tags) decides;
+ * no match, or no routes section, keeps GET and HEAD only. */
+bool mb_oa_routes_keep(const struct mb_oa_routes *r, const char *method, const char *path, char *const *tags,
+                       size_t tag_count);
 /* True when a tool name is excluded by exclude_tool_name_patterns. */
 bool mb_oa_routes_name_excluded(const struct mb_oa_routes *r, const char *name);
 /* "APSV Transport" -> "group:apsv-transport"; "group:x" stays (lower-cased). Heap string. */
 char *mb_oa_tag_normalize(const char *tag);
+/* A tag written in the configuration or by a client: one with a prefix other than "group:"
+ * ("entity:orders", "team:billing") is kept as written, any other is mb_oa_tag_normalize'd.
+ * Heap string, NULL when out of memory. */
+char *mb_oa_tag_canon(const char *tag);
 
 /* ---- tools.c: naming ---- */
 

@@ -3,8 +3,9 @@
  * suffix and made unique without depending on order; inputSchema gathers path/query/header/
  * cookie parameters and the request body under "body" (media type chosen JSON, form,
  * multipart, text, binary; binary data as base64 strings); outputSchema is the first 2xx JSON
- * object schema; annotations follow the HTTP method; operation/path-level servers give a
- * tool its own base URL. Swagger 2.0 is read too (body, formData, consumes). */
+ * object schema; annotations follow the HTTP method; tags come from routes.c (spec tags,
+ * entity_rules, tags) and decide, with the maps, which operations are kept; operation/path-level
+ * servers give a tool its own base URL. Swagger 2.0 is read too (body, formData, consumes). */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -488,7 +489,9 @@ struct op_candidate {
     const json_t *op;
     char item_ptr[MB_OA_PTR_MAX];
     char op_ptr[MB_OA_PTR_MAX];
-    char *name;                   /* heap, 65 bytes */
+    char *name;                   /* heap, MB_OA_NAME_LIMIT + 1 bytes */
+    char **tags;                  /* from mb_oa_routes_tags, owned until given to the tool */
+    size_t tag_count;
 };
 
 static bool name_taken(const json_t *props, const char *name, bool body_reserved)
@@ -1025,6 +1028,22 @@ void mb_oa_tool_dispose(struct mb_tool *t)
 
 /* ---- the whole spec ---- */
 
+static void strings_free(char **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(list[i]);
+    free(list);
+}
+
+static void candidates_free(struct op_candidate *cands, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(cands[i].name);
+        strings_free(cands[i].tags, cands[i].tag_count);
+    }
+    free(cands);
+}
+
 static int gather(struct mb_oa_spec *s, const struct mb_oa_routes *r, struct op_candidate **out, size_t *count)
 {
     const json_t *paths = json_object_get(s->root, "paths");
@@ -1051,26 +1070,38 @@ static int gather(struct mb_oa_spec *s, const struct mb_oa_routes *r, struct op_
             char method[8];
             for (size_t k = 0; k <= strlen(key); k++)
                 method[k] = (char)toupper((unsigned char)key[k]);
-            if (!mb_oa_routes_keep(r, method, path, json_object_get(op, "tags")))
+            /* tags first (maps rules may select by them), then maps, then the name */
+            char **tags = NULL;
+            size_t tag_count = 0;
+            if (mb_oa_routes_tags(r, method, path, json_object_get(op, "tags"), &tags, &tag_count) != 0)
+                goto fail;
+            char name[MB_OA_NAME_LIMIT + 1] = "";
+            if (mb_oa_routes_keep(r, method, path, tags, tag_count)) {
+                const char *opid = json_string_value(json_object_get(op, "operationId"));
+                if (opid && *opid)
+                    mb_oa_name_sanitize_n(opid, name, r->name_max ? r->name_max : MB_OA_NAME_MAX);
+                else
+                    mb_oa_name_from_path_n(key, path, name, r->name_max ? r->name_max : MB_OA_NAME_MAX);
+            }
+            if (!name[0] || mb_oa_routes_name_excluded(r, name)) {
+                strings_free(tags, tag_count);
                 continue;
-            char name[MB_OA_NAME_LIMIT + 1];
-            const char *opid = json_string_value(json_object_get(op, "operationId"));
-            if (opid && *opid)
-                mb_oa_name_sanitize_n(opid, name, r->name_max ? r->name_max : MB_OA_NAME_MAX);
-            else
-                mb_oa_name_from_path_n(key, path, name, r->name_max ? r->name_max : MB_OA_NAME_MAX);
-            if (!name[0] || mb_oa_routes_name_excluded(r, name))
-                continue;
+            }
             if (n == cap) {
                 size_t ncap = cap ? cap * 2 : 16;
                 struct op_candidate *p = realloc(cands, ncap * sizeof *p);
-                if (!p)
+                if (!p) {
+                    strings_free(tags, tag_count);
                     goto fail;
+                }
                 cands = p;
                 cap = ncap;
             }
             struct op_candidate *c = &cands[n];
             memset(c, 0, sizeof *c);
+            c->tags = tags; /* from here on freed with the candidate */
+            c->tag_count = tag_count;
+            n++;
             c->path = path;
             memcpy(c->method, method, sizeof method);
             c->item = item;
@@ -1082,48 +1113,24 @@ static int gather(struct mb_oa_spec *s, const struct mb_oa_routes *r, struct op_
             if (!c->name)
                 goto fail;
             memcpy(c->name, name, sizeof name);
-            n++;
         }
     }
     *out = cands;
     *count = n;
     return 0;
 fail:
-    for (size_t i = 0; i < n; i++)
-        free(cands[i].name);
-    free(cands);
+    candidates_free(cands, n);
     return -ENOMEM;
 }
 
-/* operationId and tags of a tool whose path item lives in another file: catalog.c's annotate
- * reads them from the spec after the build, when the other files are closed (it finds no
- * path item there and leaves these alone). Returns 0 or -ENOMEM. */
+/* operationId of a tool whose path item lives in another file: catalog.c's annotate reads
+ * it from the spec after the build, when the other files are closed (it finds no path item
+ * there and leaves it alone). Returns 0 or -ENOMEM. */
 static int annotate_external(struct mb_tool *t, const json_t *op)
 {
     const char *opid = json_string_value(json_object_get(op, "operationId"));
     if (opid && !(t->operation_id = strdup(opid)))
         return -ENOMEM;
-    const json_t *tags = json_object_get(op, "tags");
-    size_t n = json_array_size(tags);
-    if (!n)
-        return 0;
-    if (!(t->tags = calloc(n, sizeof *t->tags)))
-        return -ENOMEM;
-    for (size_t j = 0; j < n; j++) {
-        const char *raw = json_string_value(json_array_get(tags, j));
-        if (!raw || !*raw)
-            continue;
-        char *norm = mb_oa_tag_normalize(raw);
-        if (!norm)
-            return -ENOMEM;
-        bool dup = false;
-        for (size_t d = 0; d < t->tag_count && !dup; d++)
-            dup = strcmp(t->tags[d], norm) == 0;
-        if (dup)
-            free(norm);
-        else
-            t->tags[t->tag_count++] = norm;
-    }
     return 0;
 }
 
@@ -1160,15 +1167,17 @@ int mb_oa_build_tools(struct mb_catalog *cat, struct mb_oa_spec *s, const struct
             continue;
         }
         cat->tool_count++; /* from here on mb_catalog_destroy frees it */
+        t->tags = cands[i].tags; /* ownership moves to the tool */
+        t->tag_count = cands[i].tag_count;
+        cands[i].tags = NULL;
+        cands[i].tag_count = 0;
         if (cands[i].item_ptr[0] == '@' && annotate_external(t, cands[i].op) != 0)
             goto done;
     }
     rc = s->errors ? -1 : 0;
 done:
     mb_oa_spec_cache_clear(s);
-    for (size_t i = 0; i < n; i++)
-        free(cands[i].name);
-    free(cands);
+    candidates_free(cands, n);
     free(names);
     free(methods);
     free(paths);

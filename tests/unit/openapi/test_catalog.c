@@ -1,5 +1,5 @@
 /* Unit tests of the catalog: loading the fixtures, tool names, input/output schemas,
- * annotations, routes (first match wins, read-only default, tags, name patterns), base URLs,
+ * annotations, routes (first match wins, read-only default, tag conditions, name patterns), base URLs,
  * tools/list pages and cursors, the name index and diagnostics with line numbers. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -342,17 +342,20 @@ static void test_routes_first_match(void **state)
     assert_int_equal(c->tool_count, 5);
     mb_catalog_destroy(c);
 
-    /* tags (either form) and exclude_tool_name_patterns */
+    /* maps rules selecting by tag (either spelling), and exclude_tool_name_patterns
+     * (tests/unit/openapi/test_routes.c covers entity_rules and tags) */
     c = load("petstore.yaml",
-             "{\"maps\":[{\"pattern\":\".\",\"methods\":[\"POST\",\"GET\"],\"mcp_type\":\"TOOL\"}],"
-             "\"tags\":[\"group:apsv-transport\",\"Nope\"]}", false, 0, &d);
+             "{\"maps\":[{\"pattern\":\".\",\"methods\":[\"POST\",\"GET\"],"
+             "\"tags\":[\"group:apsv-transport\",\"Nope\"],\"mcp_type\":\"TOOL\"},"
+             "{\"pattern\":\".\",\"mcp_type\":\"EXCLUDE\"}]}", false, 0, &d);
     assert_non_null(c);
     assert_int_equal(c->tool_count, 1);
     assert_non_null(mb_catalog_find(c, "createPet"));
     mb_catalog_destroy(c);
-    c = load("petstore.yaml", "{\"tags\":[\"APSV  Transport\"]}", false, 0, &d);
+    c = load("petstore.yaml", "{\"maps\":[{\"tags\":[\"APSV  Transport\"],\"mcp_type\":\"TOOL\"}]}", false, 0, &d);
     assert_non_null(c);
-    assert_int_equal(c->tool_count, 0); /* tag matches only a POST: read-only default */
+    assert_int_equal(c->tool_count, 6); /* the tagged POST, plus the read-only default */
+    assert_non_null(mb_catalog_find(c, "createPet"));
     mb_catalog_destroy(c);
     c = load("petstore.yaml", "{\"exclude_tool_name_patterns\":[\"show*\",\"search?ead\"]}", false, 0, &d);
     assert_non_null(c);
