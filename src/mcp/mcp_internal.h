@@ -21,6 +21,8 @@ struct mb_mcp_server {
     struct mb_mcp_request *inflight;                 /* doubly linked list */
     unsigned inflight_count;
     int stdio_log_level;                             /* logging level without a session (-1 = unset) */
+    uv_timer_t *cancel_timer;                        /* polls the shared cancel ring while calls are in flight */
+    uint64_t cancel_cursor;                          /* last cancel-ring sequence number seen */
 };
 
 struct mb_mcp_request {
@@ -57,6 +59,8 @@ void mb_mcp_finish_error(struct mb_mcp_request *req, int code, const char *messa
 void mb_mcp_send_notification(struct mb_mcp_request *req, const char *method, json_t *params);
 /* tools/call: starts the pipeline; returns NULL when answered synchronously, else req. */
 struct mb_mcp_request *mb_mcp_tools_call(struct mb_mcp_request *req, const json_t *params);
+/* Links req into the in-flight list (it answers later, from the loop). */
+void mb_mcp_request_link(struct mb_mcp_request *req);
 /* Frees an in-flight request (unlinks it). */
 void mb_mcp_request_free(struct mb_mcp_request *req);
 

@@ -79,6 +79,15 @@ struct mb_mcp_server *mb_mcp_server_create(uv_loop_t *loop, struct mb_runtime *r
     srv->rt = rt;
     srv->up = up;
     srv->stdio_log_level = -1;
+    srv->cancel_timer = malloc(sizeof *srv->cancel_timer);
+    if (!srv->cancel_timer || uv_timer_init(loop, srv->cancel_timer) != 0) {
+        free(srv->cancel_timer);
+        srv->cancel_timer = NULL;
+        mb_mcp_server_destroy(srv);
+        return NULL;
+    }
+    srv->cancel_timer->data = srv;
+    uv_unref((uv_handle_t *)srv->cancel_timer);
     for (int i = 0; i < MB_MCP_PROTOCOL_COUNT; i++) {
         srv->initialize_results[i] = build_initialize_result(rt, i, &srv->initialize_lens[i]);
         if (!srv->initialize_results[i]) {
@@ -89,12 +98,21 @@ struct mb_mcp_server *mb_mcp_server_create(uv_loop_t *loop, struct mb_runtime *r
     return srv;
 }
 
+static void on_timer_closed(uv_handle_t *handle)
+{
+    free(handle);
+}
+
 void mb_mcp_server_destroy(struct mb_mcp_server *srv)
 {
     if (!srv)
         return;
     while (srv->inflight)
         mb_mcp_request_abandon(srv->inflight);
+    if (srv->cancel_timer) {
+        uv_timer_stop(srv->cancel_timer);
+        uv_close((uv_handle_t *)srv->cancel_timer, on_timer_closed); /* freed by the loop */
+    }
     for (int i = 0; i < MB_MCP_PROTOCOL_COUNT; i++)
         free(srv->initialize_results[i]);
     free(srv);
@@ -103,6 +121,53 @@ void mb_mcp_server_destroy(struct mb_mcp_server *srv)
 unsigned mb_mcp_server_inflight(const struct mb_mcp_server *srv)
 {
     return srv->inflight_count;
+}
+
+#define MB_CANCEL_POLL_MS 50
+
+/* A hash of a request id's JSON text: the key remote cancellations are matched by. */
+static uint64_t request_id_hash(const json_t *id)
+{
+    char *text = json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT);
+    uint64_t h = text ? mb_hash64(text, strlen(text)) : 0;
+    free(text);
+    return h;
+}
+
+static void cancel_request(struct mb_mcp_request *req);
+
+static void on_remote_cancel(void *data, uint64_t session_key, uint64_t id_hash)
+{
+    struct mb_mcp_server *srv = data;
+    for (struct mb_mcp_request *req = srv->inflight; req; req = req->next) {
+        if (req->session_key == session_key && session_key != 0 && request_id_hash(req->id) == id_hash) {
+            mb_info("mcp", "request cancelled by the client through another worker (%s)",
+                    req->tool ? req->tool->name : "?");
+            cancel_request(req);
+            return;
+        }
+    }
+}
+
+static void on_cancel_tick(uv_timer_t *timer)
+{
+    struct mb_mcp_server *srv = timer->data;
+    mb_shared_cancel_poll(srv->rt->shared, &srv->cancel_cursor, on_remote_cancel, srv);
+}
+
+void mb_mcp_request_link(struct mb_mcp_request *req)
+{
+    struct mb_mcp_server *srv = req->srv;
+    req->async = true;
+    req->next = srv->inflight;
+    if (srv->inflight)
+        srv->inflight->prev = req;
+    srv->inflight = req;
+    if (srv->inflight_count++ == 0 && srv->cancel_timer) {
+        /* Only cancellations posted from now on can concern calls that start now. */
+        srv->cancel_cursor = mb_shared_cancel_head(srv->rt->shared);
+        uv_timer_start(srv->cancel_timer, on_cancel_tick, MB_CANCEL_POLL_MS, MB_CANCEL_POLL_MS);
+    }
 }
 
 void mb_mcp_request_free(struct mb_mcp_request *req)
@@ -115,7 +180,8 @@ void mb_mcp_request_free(struct mb_mcp_request *req)
             srv->inflight = req->next;
         if (req->next)
             req->next->prev = req->prev;
-        srv->inflight_count--;
+        if (--srv->inflight_count == 0 && srv->cancel_timer)
+            uv_timer_stop(srv->cancel_timer);
     }
     json_decref(req->id);
     json_decref(req->progress_token);
@@ -453,6 +519,17 @@ struct mb_mcp_request *mb_mcp_handle_request(struct mb_mcp_server *srv, struct m
     return NULL;
 }
 
+/* Cancels a request in flight: stops the downstream transfer and ends the exchange without a
+ * response, as the specification asks. */
+static void cancel_request(struct mb_mcp_request *req)
+{
+    if (req->call) {
+        mb_upstream_cancel(req->call);
+        req->call = NULL;
+    }
+    deliver_final(req, NULL, 0);
+}
+
 void mb_mcp_handle_notification(struct mb_mcp_server *srv, const struct mb_mcp_session *session,
                                 const json_t *msg)
 {
@@ -461,16 +538,17 @@ void mb_mcp_handle_notification(struct mb_mcp_server *srv, const struct mb_mcp_s
         return; /* initialized, roots/list_changed, progress from the client: nothing to do */
     const json_t *params = json_object_get(msg, "params");
     const json_t *request_id = json_object_get(params, "requestId");
+    if (!json_is_string(request_id) && !json_is_integer(request_id))
+        return;
     uint64_t key = session && session->has_session ? session->info.key : 0;
     for (struct mb_mcp_request *req = srv->inflight; req; req = req->next) {
         if (req->session_key == key && json_equal(req->id, request_id)) {
             mb_info("mcp", "request cancelled by the client (%s)", req->tool ? req->tool->name : "?");
-            if (req->call) {
-                mb_upstream_cancel(req->call);
-                req->call = NULL;
-            }
-            deliver_final(req, NULL, 0);
+            cancel_request(req);
             return;
         }
     }
+    /* Not here: the call may run on another worker (clients use several connections). */
+    if (key)
+        mb_shared_cancel_post(srv->rt->shared, key, request_id_hash(request_id));
 }

@@ -27,9 +27,17 @@ struct shared_slot {
     uint32_t pad;
 };
 
+struct cancel_entry {
+    _Atomic uint64_t seq;       /* 0 = never written; else the sequence number it holds */
+    _Atomic uint64_t session_key;
+    _Atomic uint64_t id_hash;
+};
+
 struct mb_shared {
     size_t mapped_bytes;
     size_t mask;
+    _Atomic uint64_t cancel_seq;                  /* newest posted sequence number */
+    struct cancel_entry cancels[MB_CANCEL_RING];
     struct shared_slot slots[];
 };
 
@@ -257,4 +265,53 @@ int mb_session_log_level(const struct mb_shared *shared, const struct mb_session
         return -1;
     uint32_t v = (atomic_load(&s->state) >> 8) & 0xffu;
     return v ? (int)v - 1 : -1;
+}
+
+uint64_t mb_hash64(const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+void mb_shared_cancel_post(struct mb_shared *shared, uint64_t session_key, uint64_t id_hash)
+{
+    if (!shared)
+        return;
+    uint64_t seq = atomic_fetch_add(&shared->cancel_seq, 1) + 1;
+    struct cancel_entry *e = &shared->cancels[seq % MB_CANCEL_RING];
+    atomic_store(&e->seq, 0); /* readers skip the entry while it is being written */
+    atomic_store(&e->session_key, session_key);
+    atomic_store(&e->id_hash, id_hash);
+    atomic_store(&e->seq, seq);
+}
+
+uint64_t mb_shared_cancel_head(const struct mb_shared *shared)
+{
+    return shared ? atomic_load(&shared->cancel_seq) : 0;
+}
+
+void mb_shared_cancel_poll(const struct mb_shared *shared, uint64_t *cursor,
+                           void (*cb)(void *data, uint64_t session_key, uint64_t id_hash), void *data)
+{
+    if (!shared)
+        return;
+    uint64_t head = atomic_load(&shared->cancel_seq);
+    uint64_t from = *cursor + 1;
+    if (head >= MB_CANCEL_RING && from < head - MB_CANCEL_RING + 1)
+        from = head - MB_CANCEL_RING + 1; /* fell behind: the oldest are gone */
+    for (uint64_t seq = from; seq <= head; seq++) {
+        const struct cancel_entry *e = &shared->cancels[seq % MB_CANCEL_RING];
+        if (atomic_load(&e->seq) != seq)
+            continue; /* overwritten or still being written */
+        uint64_t key = atomic_load(&e->session_key);
+        uint64_t hash = atomic_load(&e->id_hash);
+        if (atomic_load(&e->seq) == seq)
+            cb(data, key, hash);
+    }
+    *cursor = head;
 }

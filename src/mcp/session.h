@@ -56,4 +56,20 @@ void mb_session_set_log_level(struct mb_shared *shared, const struct mb_session_
 /* The logging level a client chose, or -1 when it never chose one. */
 int mb_session_log_level(const struct mb_shared *shared, const struct mb_session_info *info);
 
+/* Cancellations that cross workers: a worker that receives notifications/cancelled for a
+ * request it does not hold posts (session key, hash of the request id) to a ring of
+ * MB_CANCEL_RING entries in the shared region; workers with requests in flight poll it.
+ * Lock-free: each entry carries its sequence number; a reader that falls more than the ring
+ * behind loses the oldest entries (a cancellation is advisory in MCP). */
+#define MB_CANCEL_RING 256
+/* Posts one cancellation. shared may be NULL (no-op). */
+void mb_shared_cancel_post(struct mb_shared *shared, uint64_t session_key, uint64_t id_hash);
+/* The sequence number of the newest posted cancellation (a reader's starting cursor). */
+uint64_t mb_shared_cancel_head(const struct mb_shared *shared);
+/* Calls cb for each cancellation posted after *cursor and advances *cursor. */
+void mb_shared_cancel_poll(const struct mb_shared *shared, uint64_t *cursor,
+                           void (*cb)(void *data, uint64_t session_key, uint64_t id_hash), void *data);
+/* A 64-bit hash (FNV-1a) of bytes, for request ids. */
+uint64_t mb_hash64(const void *data, size_t len);
+
 #endif

@@ -229,12 +229,7 @@ struct mb_mcp_request *mb_mcp_tools_call(struct mb_mcp_request *req, const json_
         return NULL;
     }
     /* In flight: link it so cancellation and shutdown can find it. */
-    req->async = true;
-    req->next = srv->inflight;
-    if (srv->inflight)
-        srv->inflight->prev = req;
-    srv->inflight = req;
-    srv->inflight_count++;
+    mb_mcp_request_link(req);
     send_progress(req, 0.0, "request sent to the downstream API");
     send_log(req, 1, json_pack("{s:s,s:s,s:s,s:s}", "message", "calling the downstream API", "tool",
                                tool->name, "method", tool->method, "path", tool->path_template));

@@ -201,6 +201,24 @@ test('notifications/cancelled aborts the downstream call', async () => {
   assert.ok(aborted.has('cancel-me'), 'the downstream saw the transfer aborted');
 });
 
+test('notifications/cancelled reaches the call on whichever worker runs it', async () => {
+  const s = await startServer({ runtime: { server: { workers: 2 } } });
+  const sid = await rawSession(s.url);
+  // Each cancel goes over a fresh connection, so it lands on a worker chosen by the kernel:
+  // with two workers, a cancel that only looked at its own worker would miss about half the time.
+  for (let trial = 0; trial < 6; trial++) {
+    const tag = `xw-${trial}`;
+    const pending = post(s.url, call(100 + trial, 'slow', { tag }), hdr(sid));
+    await sleep(200);
+    const n = await httpPost(s.url, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 100 + trial } }, hdr(sid));
+    assert.equal(n.status, 202);
+    for (let i = 0; i < 30 && !aborted.has(tag); i++) await sleep(50);
+    assert.ok(aborted.has(tag), `trial ${trial}: the downstream saw the transfer aborted`);
+    const r = await pending;
+    assert.equal(r.json?.result, undefined, 'no result for a cancelled request');
+  }
+});
+
 test('a progressToken turns the answer into SSE: increasing progress, then the result', async () => {
   const s = servers[0];
   const sid = await rawSession(s.url);

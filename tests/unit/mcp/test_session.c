@@ -108,6 +108,58 @@ static void test_log_level_default_and_many_sessions(void **state)
     mb_shared_destroy(shared);
 }
 
+struct seen {
+    uint64_t keys[2 * MB_CANCEL_RING];
+    uint64_t hashes[2 * MB_CANCEL_RING];
+    size_t n;
+};
+
+static void collect(void *data, uint64_t key, uint64_t hash)
+{
+    struct seen *s = data;
+    if (s->n < 2 * MB_CANCEL_RING) {
+        s->keys[s->n] = key;
+        s->hashes[s->n] = hash;
+        s->n++;
+    }
+}
+
+static void test_cancel_ring_across_processes(void **state)
+{
+    (void)state;
+    struct mb_shared *shared = mb_shared_create(1024);
+    assert_non_null(shared);
+    uint64_t cursor = mb_shared_cancel_head(shared);
+    struct seen seen = {{0}, {0}, 0};
+    mb_shared_cancel_poll(shared, &cursor, collect, &seen);
+    assert_int_equal(seen.n, 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        mb_shared_cancel_post(shared, 11, mb_hash64("7", 1));
+        mb_shared_cancel_post(shared, 12, mb_hash64("\"a\"", 3));
+        _exit(0);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    mb_shared_cancel_poll(shared, &cursor, collect, &seen);
+    assert_int_equal(seen.n, 2);
+    assert_true(seen.keys[0] == 11 && seen.hashes[0] == mb_hash64("7", 1));
+    assert_true(seen.keys[1] == 12 && seen.hashes[1] == mb_hash64("\"a\"", 3));
+    /* Polling again sees nothing new. */
+    seen.n = 0;
+    mb_shared_cancel_poll(shared, &cursor, collect, &seen);
+    assert_int_equal(seen.n, 0);
+    /* A reader that falls more than the ring behind gets the newest MB_CANCEL_RING only. */
+    for (uint64_t i = 0; i < MB_CANCEL_RING + 40; i++)
+        mb_shared_cancel_post(shared, 100 + i, i);
+    mb_shared_cancel_poll(shared, &cursor, collect, &seen);
+    assert_int_equal(seen.n, MB_CANCEL_RING);
+    assert_true(seen.keys[0] == 100 + 40);
+    assert_true(seen.keys[MB_CANCEL_RING - 1] == 100 + MB_CANCEL_RING + 39);
+    mb_shared_destroy(shared);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -115,6 +167,7 @@ int main(void)
         cmocka_unit_test(test_tampered_and_malformed),
         cmocka_unit_test(test_end_is_seen_by_another_process),
         cmocka_unit_test(test_log_level_default_and_many_sessions),
+        cmocka_unit_test(test_cancel_ring_across_processes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
