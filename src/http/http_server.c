@@ -45,6 +45,10 @@ struct mb_http_exchange {
     bool want_drain;           /* stream_write returned -ENOBUFS */
 };
 
+/* How long a connection that has not sent its first request yet may still send it once a
+ * drain has begun. */
+#define MB_HTTP_DRAIN_FRESH_MS 1000
+
 struct mb_http_conn {
     uv_tcp_t tcp;
     uv_timer_t timer;
@@ -969,6 +973,17 @@ void mb_http_server_shutdown(struct mb_http_server *srv, void (*on_drained)(void
         int phase = mb_http_reader_phase(&c->reader);
         bool idle = !c->head && !c->err_status && !c->finishing &&
                     (phase == MB_HTTP_PHASE_IDLE || phase == MB_HTTP_PHASE_STOPPED);
+        if (idle && !c->used && phase == MB_HTTP_PHASE_IDLE &&
+            uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0) {
+            /* Accepted just before the drain began: its first request is most likely on the
+             * wire (a reload or a scale-down must not turn it into an empty reply). It may
+             * still send that one request, answered with Connection: close; if nothing comes
+             * within MB_HTTP_DRAIN_FRESH_MS it is closed quietly. */
+            uint64_t wait = srv->limits.header_timeout_ms < MB_HTTP_DRAIN_FRESH_MS
+                                ? srv->limits.header_timeout_ms : MB_HTTP_DRAIN_FRESH_MS;
+            timer_set(c, TM_IDLE, wait);
+            continue;
+        }
         c->no_more = true;
         if (idle && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0)
             conn_close(c);

@@ -868,6 +868,40 @@ static void test_shutdown_drains(void **state)
     server_stop();
 }
 
+/* A connection accepted just before a drain, whose first request arrives after the drain
+ * began (a reload, a scale-down), is served once with Connection: close instead of being
+ * closed unanswered; one that never sends is closed within a second. */
+static void test_shutdown_serves_fresh_connection(void **state)
+{
+    (void)state;
+    struct mb_http_limits l;
+    limits_test(&l);
+    l.header_timeout_ms = 5000;
+    server_start(&l);
+    struct client fresh, silent, ctl;
+    struct response r;
+    assert_int_equal(client_open(&fresh, 0), 0);
+    assert_int_equal(client_open(&silent, 0), 0);
+    sleep_ms(100); /* both accepted by the server */
+    assert_int_equal(client_open(&ctl, 0), 0);
+    client_sends(&ctl, "GET /shutdown HTTP/1.1\r\n\r\n");
+    assert_int_equal(client_response(&ctl, &r), 0);
+    response_free(&r);
+    client_close(&ctl);
+    sleep_ms(50);
+    client_sends(&fresh, "GET /late HTTP/1.1\r\n\r\n");
+    assert_int_equal(client_response(&fresh, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(resp_header(&r, "Connection"), "close");
+    response_free(&r);
+    assert_true(client_sees_close(&fresh));
+    client_close(&fresh);
+    assert_true(client_sees_close(&silent)); /* after about a second, not the 5 s header timeout */
+    client_close(&silent);
+    assert_true(wait_for(&F->drained, 1, 3000));
+    server_stop();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -885,6 +919,7 @@ int main(void)
         cmocka_unit_test(test_sse_stream),
         cmocka_unit_test(test_abort_on_disconnect),
         cmocka_unit_test(test_shutdown_drains),
+        cmocka_unit_test(test_shutdown_serves_fresh_connection),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
