@@ -67,4 +67,22 @@ if os.path.exists(load_path):
         f"| peak RSS | {o['peak_rss_kib'] / 1024:.0f} MB | |",
         "",
     ]
+guard_path = os.path.join(root, "bench", "results", "latest-guard.json")
+if os.path.exists(guard_path):
+    g = json.load(open(guard_path))
+    lines += [
+        "## Response guard throughput (core; not yet on the tools/call path)",
+        "",
+        f"- `bench/guard_bench.sh`: a generated {g['doc_bytes'] / 1048576:.1f} MiB JSON array of objects fed in "
+        f"{g['chunk_bytes'] // 1024} KiB chunks, median of {g['reps']} repetitions, one core",
+        "",
+        "| configuration | MB/s | output bytes |",
+        "|---|---:|---:|",
+        f"| trim, default limits (50 items kept, the rest scanned and counted) | {g['trim_default_mb_s']} | {g['trim_default_out_bytes']:,} |",
+        f"| trim, limits above the document (a validated copy) | {g['trim_copy_mb_s']} | {g['trim_copy_out_bytes']:,} |",
+        f"| jansson json_loadb + json_dumpb, same document, same run | {g['jansson_load_dump_mb_s']} | |",
+        "",
+        f"- Guard / jansson: {g['speedup_vs_jansson']}x; goal: >= 500 MB/s per core.",
+        "",
+    ]
 open(os.path.join(root, "BENCHMARKS.md"), "w").write("\n".join(lines))

@@ -117,6 +117,8 @@ if [ $smoke -eq 1 ]; then
   exit 0
 fi
 cp "$tmp/memory.json" "$root/bench/results/latest-memory.json"
+echo "guard: trim-mode throughput vs jansson parse+dump"
+bash "$here/guard_bench.sh" >/dev/null
 echo "openapi load: GitHub's REST description through the converter"
 MCPBRIDGE="$bin" bash "$here/openapi_load.sh"
 stamp=$(date -u +%Y-%m-%dT%H-%M-%SZ)
