@@ -53,6 +53,10 @@ struct mb_upstream_call {
     bool completing;            /* its done callback is running */
     bool too_big;
     bool no_memory;
+    bool stopped;               /* the body hook asked to stop */
+    size_t received;            /* body bytes received */
+    mb_upstream_body_cb on_body;
+    void *body_data;
     mb_upstream_done_cb done_cb;
     mb_upstream_progress_cb progress_cb;
     void *data;
@@ -283,16 +287,26 @@ static size_t on_curl_write(char *ptr, size_t size, size_t nmemb, void *userdata
     report_headers(c);
     if (c->cancelled)
         goto done;
-    int err = mb_buf_append(&c->body, ptr, len);
-    if (err) {
-        if (err == -E2BIG)
-            c->too_big = true;
-        else
-            c->no_memory = true;
-        goto done;  /* returning less than len aborts the transfer at once */
+    c->received += len;
+    if (c->on_body) {
+        if (c->on_body(c->body_data, ptr, len) != 0) {
+            c->stopped = true;
+            goto done;
+        }
+    } else {
+        int err = mb_buf_append(&c->body, ptr, len);
+        if (err) {
+            if (err == -E2BIG)
+                c->too_big = true;
+            else
+                c->no_memory = true;
+            goto done;  /* returning less than len aborts the transfer at once */
+        }
     }
+    if (c->cancelled)
+        goto done;
     if (c->progress_cb)
-        c->progress_cb(c->data, MB_UPSTREAM_PHASE_BODY, c->body.len,
+        c->progress_cb(c->data, MB_UPSTREAM_PHASE_BODY, c->received,
                        c->encoded ? SIZE_MAX : c->content_length);
     if (!c->cancelled)
         rc = len;
@@ -311,7 +325,10 @@ static void complete(struct mb_upstream_call *c, CURLcode res)
     resp.content_length = c->content_length;
     c->errmsg[0] = '\0';
     if (res != CURLE_OK) {
-        if (c->too_big) {
+        if (c->stopped) {
+            resp.error = MB_UPSTREAM_ESTOPPED;
+            snprintf(c->errmsg, sizeof c->errmsg, "stopped by the caller");
+        } else if (c->too_big) {
             resp.error = MB_UPSTREAM_ETOOBIG;
             snprintf(c->errmsg, sizeof c->errmsg, "response exceeded %zu bytes", c->body.max);
         } else if (c->no_memory) {
@@ -780,7 +797,10 @@ static struct mb_upstream_call *call_get(struct mb_upstream *up)
     c->content_length = SIZE_MAX;
     c->header_status = 0;
     c->fresh = c->headers_done = c->encoded = false;
-    c->cancelled = c->completing = c->too_big = c->no_memory = false;
+    c->cancelled = c->completing = c->too_big = c->no_memory = c->stopped = false;
+    c->received = 0;
+    c->on_body = NULL;
+    c->body_data = NULL;
     c->errmsg[0] = '\0';
     return c;
 }
@@ -903,6 +923,8 @@ struct mb_upstream_call *mb_upstream_start(struct mb_upstream *up, const struct 
     c->done_cb = done_cb;
     c->progress_cb = progress_cb;
     c->data = data;
+    c->on_body = req->on_body;
+    c->body_data = req->body_data;
     if (up->in_curl) {
         /* curl forbids adding from inside its callbacks: drive() adds it once curl returns. */
         c->state = CALL_PENDING;
@@ -918,6 +940,19 @@ fail:
     if (c)
         call_recycle(c);
     return NULL;
+}
+
+long mb_upstream_call_status(const struct mb_upstream_call *call)
+{
+    return call ? call->header_status : 0;
+}
+
+const char *mb_upstream_call_content_type(const struct mb_upstream_call *call)
+{
+    char *ct = NULL;
+    if (!call || !call->easy || curl_easy_getinfo(call->easy, CURLINFO_CONTENT_TYPE, &ct) != CURLE_OK)
+        return NULL;
+    return ct;
 }
 
 void mb_upstream_cancel(struct mb_upstream_call *call)

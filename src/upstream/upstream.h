@@ -4,8 +4,8 @@
  * CURLMOPT_MAXCONNECTS = max_keepalive_connections); easy handles are reused.
  *
  * The response body is accumulated up to max_response_bytes; past that the transfer is aborted
- * at once and the call completes with MB_UPSTREAM_ETOOBIG (the response guard issue replaces
- * this with a streaming guard through the body hook). */
+ * at once and the call completes with MB_UPSTREAM_ETOOBIG. With a body hook (on_body) the
+ * bytes go to the caller instead (for the streaming response guard) and no cap applies here. */
 #ifndef MB_UPSTREAM_H
 #define MB_UPSTREAM_H
 
@@ -27,7 +27,14 @@ enum mb_upstream_error {
     MB_UPSTREAM_ETOOBIG = -3,       /* body exceeded max_response_bytes */
     MB_UPSTREAM_EINVAL = -4,        /* bad URL or request */
     MB_UPSTREAM_EINTERNAL = -5,     /* out of memory, curl refused the handle */
+    MB_UPSTREAM_ESTOPPED = -6,      /* the body hook asked to stop ("stopped by the caller") */
 };
+
+/* Optional body hook: receives the body bytes as they arrive (decoded when accept_encoding is
+ * on), instead of the internal buffer. Return 0 to go on; non-zero aborts the transfer at once
+ * and the call completes with MB_UPSTREAM_ESTOPPED (the caller knows why it stopped). Runs from
+ * inside curl: it must not start, cancel or destroy calls. */
+typedef int (*mb_upstream_body_cb)(void *data, const char *chunk, size_t len);
 
 struct mb_upstream_request {
     const char *method;             /* "GET", "POST", ... */
@@ -37,7 +44,9 @@ struct mb_upstream_request {
     const char *body;               /* may be NULL; copied before mb_upstream_start returns */
     size_t body_len;
     unsigned timeout_ms;            /* total; 0 = none */
-    size_t max_response_bytes;      /* 0 = default 1 MiB */
+    size_t max_response_bytes;      /* 0 = default 1 MiB; not applied when on_body is set */
+    mb_upstream_body_cb on_body;    /* NULL: the body is accumulated (response body/body_len) */
+    void *body_data;                /* on_body's data */
 };
 
 struct mb_upstream_response {
@@ -79,6 +88,10 @@ void mb_upstream_destroy(struct mb_upstream *up);
 struct mb_upstream_call *mb_upstream_start(struct mb_upstream *up, const struct mb_upstream_request *req,
                                            mb_upstream_done_cb done_cb,
                                            mb_upstream_progress_cb progress_cb, void *data);
+/* While a call runs (from its body hook or progress callback): the HTTP status and the
+ * Content-Type of the response being received (NULL when none yet). */
+long mb_upstream_call_status(const struct mb_upstream_call *call);
+const char *mb_upstream_call_content_type(const struct mb_upstream_call *call);
 /* Aborts a call in flight; its callbacks never run afterwards. */
 void mb_upstream_cancel(struct mb_upstream_call *call);
 /* Calls in flight. */

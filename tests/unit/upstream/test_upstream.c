@@ -772,6 +772,78 @@ static void test_endless_chunked_over_cap(void **state)
     result_free(r);
 }
 
+
+/* The body hook: bytes go to the caller (no cap applies, the response body is empty); the
+ * Content-Type and status are known from the first chunk; a non-zero answer stops the transfer
+ * at once with MB_UPSTREAM_ESTOPPED. */
+struct hook {
+    struct result *r;
+    size_t got;
+    size_t stop_after;      /* 0 = never stop */
+    unsigned calls;
+    long status;
+    char ctype[64];
+    char first[32];
+};
+
+static int on_hook_body(void *data, const char *chunk, size_t len)
+{
+    struct hook *h = data;
+    if (h->calls++ == 0) {
+        h->status = mb_upstream_call_status(h->r->self);
+        const char *ct = mb_upstream_call_content_type(h->r->self);
+        snprintf(h->ctype, sizeof h->ctype, "%s", ct ? ct : "");
+        snprintf(h->first, sizeof h->first, "%.*s", (int)(len < 31 ? len : 31), chunk);
+    }
+    h->got += len;
+    return h->stop_after && h->got >= h->stop_after;
+}
+
+static struct mb_upstream_call *start_hooked(struct fx *f, const char *path, struct result *r,
+                                             struct hook *h, size_t cap)
+{
+    char url[128];
+    url_for(f, url, sizeof url, path);
+    h->r = r;
+    struct mb_upstream_request req = {.method = "GET", .url = url, .timeout_ms = 60000,
+                                      .max_response_bytes = cap, .on_body = on_hook_body, .body_data = h};
+    struct mb_upstream_call *c = mb_upstream_start(f->up, &req, on_done, on_progress, r);
+    assert_non_null(c);
+    r->self = c;
+    return c;
+}
+
+static void test_body_hook_receives_and_stops(void **state)
+{
+    struct fx *f = *state;
+    fx_up(f, NULL);
+    struct result *r = result_new(f);
+    struct hook h = {0};
+    start_hooked(f, "/json", r, &h, 0);
+    RUN_UNTIL(f, r->done_calls, 5000);
+    assert_int_equal(r->error, MB_UPSTREAM_OK);
+    assert_int_equal(r->body_len, 0);
+    assert_int_equal(h.got, strlen("{\"ok\":true,\"n\":1}"));
+    assert_string_equal(h.first, "{\"ok\":true,\"n\":1}");
+    assert_int_equal(h.status, 200);
+    assert_string_equal(h.ctype, "application/json");
+    result_free(r);
+
+    /* Past the cap: the hook gets everything (the cap is the caller's business). */
+    r = result_new(f);
+    struct hook big = {0};
+    big.stop_after = 200000;
+    start_hooked(f, "/endless", r, &big, 1024);
+    RUN_UNTIL(f, r->done_calls && f->srv.stream_aborted, 10000);
+    assert_int_equal(r->done_calls, 1);
+    assert_int_equal(r->error, MB_UPSTREAM_ESTOPPED);
+    assert_string_equal(r->errmsg, "stopped by the caller");
+    assert_int_equal(r->body_len, 0);
+    assert_true(big.got >= 200000);
+    assert_true(f->srv.stream_aborted);
+    result_free(r);
+}
+
 static void test_slow_endpoint_times_out(void **state)
 {
     struct fx *f = *state;
@@ -1274,6 +1346,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_404_with_body, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_big_body_over_cap_stops_early, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_endless_chunked_over_cap, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_body_hook_receives_and_stops, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_slow_endpoint_times_out, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_connection_refused, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_invalid_requests, fx_setup, fx_teardown),
