@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "common/buf.h"
+#include "guard/guard.h"
 #include "mcp/mcp_server.h"
 
 #define MB_MCP_MAX_RESPONSE (64u * 1024 * 1024)
@@ -23,6 +24,29 @@ struct mb_mcp_server {
     int stdio_log_level;                             /* logging level without a session (-1 = unset) */
     uv_timer_t *cancel_timer;                        /* polls the shared cancel ring while calls are in flight */
     uint64_t cancel_cursor;                          /* last cancel-ring sequence number seen */
+};
+
+/* The response guard of one tools/call (tool_call.c): the downstream body goes through the
+ * streaming guard (JSON or text by Content-Type) or, for other types, into a capped buffer. */
+enum mb_mcp_body_kind {
+    MB_BODY_UNDECIDED = 0,  /* no body byte yet */
+    MB_BODY_GUARD,          /* fed to the guard; out holds the guarded body */
+    MB_BODY_PLAIN,          /* accumulated in out, capped at max_response_bytes */
+};
+
+struct mb_mcp_guarded {
+    enum mb_mcp_body_kind kind;
+    enum mb_guard_mode mode;
+    enum mb_guard_input input;
+    bool fell_back;                    /* invalid JSON: guarded as text */
+    bool raw_overflow;                 /* raw could not keep the whole input */
+    bool too_big;                      /* plain: past max_response_bytes */
+    int rc;                            /* last guard answer (0, MB_GUARD_STOP, negative) */
+    size_t max;                        /* max_response_bytes */
+    uint64_t bytes_in;
+    struct mb_buf out;
+    struct mb_buf raw;                 /* JSON: the input's first max bytes, for the text fallback */
+    struct mb_guard g;
 };
 
 struct mb_mcp_request {
@@ -41,6 +65,8 @@ struct mb_mcp_request {
     const struct mb_tool *tool;
     char *url;                         /* downstream URL, for messages */
     bool async;                        /* linked into srv->inflight, freed when finished */
+    bool guard_on;                     /* guard set up (buffers released by mb_mcp_guard_dispose) */
+    struct mb_mcp_guarded guard;
     bool finished;                     /* the final message went to the sink */
 };
 
@@ -61,6 +87,9 @@ void mb_mcp_send_notification(struct mb_mcp_request *req, const char *method, js
 struct mb_mcp_request *mb_mcp_tools_call(struct mb_mcp_request *req, const json_t *params);
 /* Links req into the in-flight list (it answers later, from the loop). */
 void mb_mcp_request_link(struct mb_mcp_request *req);
+/* Releases the response guard's buffers of a tools/call (idempotent; every way a request ends
+ * goes through mb_mcp_request_free, which calls it). */
+void mb_mcp_guard_dispose(struct mb_mcp_request *req);
 /* Frees an in-flight request (unlinks it). */
 void mb_mcp_request_free(struct mb_mcp_request *req);
 

@@ -183,6 +183,7 @@ void mb_mcp_request_free(struct mb_mcp_request *req)
         if (--srv->inflight_count == 0 && srv->cancel_timer)
             uv_timer_stop(srv->cancel_timer);
     }
+    mb_mcp_guard_dispose(req); /* a call cancelled or abandoned mid-body */
     json_decref(req->id);
     json_decref(req->progress_token);
     free(req->url);

@@ -5,8 +5,11 @@
  * notifications (when it chose a logging level) while the call runs; the answer mapped to
  * content by tool_result.c. Local (helper) tools are answered in-process by helper_tools.c;
  * its call_tool hands an operation back to this pipeline. */
+#include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/log.h"
 #include "mcp/helper_tools.h"
@@ -18,6 +21,7 @@
 
 #define MB_MAX_DOWNSTREAM_HEADERS 64
 #define MB_PROGRESS_MIN_INTERVAL_MS 100
+#define MB_GUARD_SLACK 4096  /* guard output buffer beyond max_response_bytes */
 
 static uint64_t now_ms(const struct mb_mcp_request *req)
 {
@@ -73,17 +77,311 @@ static void on_progress(void *data, enum mb_upstream_phase phase, size_t receive
     }
 }
 
+
+/* ---- response guard ------------------------------------------------------------------- */
+
+static enum mb_guard_mode guard_mode_of(const char *mode)
+{
+    if (mode && strcmp(mode, "block") == 0)
+        return MB_GUARD_BLOCK;
+    if (mode && strcmp(mode, "warn") == 0)
+        return MB_GUARD_WARN;
+    return MB_GUARD_TRIM;
+}
+
+static int guard_start(struct mb_mcp_request *req, enum mb_guard_input input)
+{
+    const struct mb_config *cfg = req->srv->rt->config;
+    struct mb_mcp_guarded *G = &req->guard;
+    struct mb_guard_limits lim;
+    mb_guard_limits_default(&lim);
+    lim.max_output_bytes = G->max;
+    lim.max_array_items = cfg->guard_max_array_items ? cfg->guard_max_array_items : 50;
+    mb_buf_dispose(&G->out);
+    /* warn copies everything: max_response_bytes stays its hard memory cap. */
+    mb_buf_init(&G->out, G->mode == MB_GUARD_WARN ? G->max : G->max + MB_GUARD_SLACK);
+    G->input = input;
+    G->kind = MB_BODY_GUARD;
+    return mb_guard_init(&G->g, G->mode, input, &lim, &G->out);
+}
+
+/* Invalid JSON under a JSON type: guard what was received as text instead. */
+static int guard_fall_back(struct mb_mcp_request *req)
+{
+    struct mb_mcp_guarded *G = &req->guard;
+    G->fell_back = true;
+    int rc = guard_start(req, MB_GUARD_TEXT);
+    if (rc == 0)
+        rc = mb_guard_feed(&G->g, G->raw.data ? G->raw.data : "", G->raw.len);
+    if (rc == 0 && G->raw_overflow)
+        rc = MB_GUARD_STOP;  /* raw held the first max bytes: what text trim keeps; the rest is lost */
+    mb_buf_dispose(&G->raw);
+    return rc;
+}
+
+static int on_body(void *data, const char *chunk, size_t len)
+{
+    struct mb_mcp_request *req = data;
+    struct mb_mcp_guarded *G = &req->guard;
+    if (G->kind == MB_BODY_UNDECIDED) {
+        long status = mb_upstream_call_status(req->call);
+        int input = status >= 200 && status <= 299
+                        ? mb_tool_result_guard_input(mb_upstream_call_content_type(req->call)) : -1;
+        if (input < 0) {
+            G->kind = MB_BODY_PLAIN;
+            mb_buf_init(&G->out, G->max);
+        } else {
+            if (input == MB_GUARD_JSON)
+                mb_buf_init(&G->raw, G->max);
+            if (guard_start(req, (enum mb_guard_input)input) != 0) {
+                G->rc = -EINVAL;
+                return 1;
+            }
+        }
+    }
+    G->bytes_in += len;
+    if (G->kind == MB_BODY_PLAIN) {
+        int err = mb_buf_append(&G->out, chunk, len);
+        if (err) {
+            G->too_big = err == -E2BIG;
+            G->rc = err;
+            return 1;
+        }
+        return 0;
+    }
+    if (G->input == MB_GUARD_JSON && !G->fell_back && !G->raw_overflow) {
+        size_t room = G->raw.max - G->raw.len;
+        if (len > room)
+            G->raw_overflow = true;
+        if (mb_buf_append(&G->raw, chunk, len > room ? room : len) != 0)
+            G->raw_overflow = true;
+    }
+    int rc = mb_guard_feed(&G->g, chunk, len);
+    if (rc == -EBADMSG && G->input == MB_GUARD_JSON && !G->fell_back)
+        rc = guard_fall_back(req);
+    G->rc = rc;
+    return rc != 0;
+}
+
+static bool ieq_any(const char *name, const char *const *list)
+{
+    for (; *list; list++)
+        if (strcasecmp(name, *list) == 0)
+            return true;
+    return false;
+}
+
+/* One sentence on how to get the rest, from the tool's query parameters; "" when none. */
+static void paging_advice(const struct mb_tool *tool, uint64_t kept, char *out, size_t cap)
+{
+    static const char *const size_names[] = { "limit", "per_page", "page_size", "count", "size", NULL };
+    static const char *const offset_names[] = { "offset", "start", NULL };
+    static const char *const page_names[] = { "page", NULL };
+    static const char *const cursor_names[] = { "cursor", "next", NULL };
+    const char *size = NULL, *offset = NULL, *page = NULL, *cursor = NULL;
+    for (size_t i = 0; i < tool->param_count; i++) {
+        const struct mb_tool_param *p = &tool->params[i];
+        if (p->location != MB_PARAM_QUERY)
+            continue;
+        const char *n = p->arg_name ? p->arg_name : p->name;
+        if (!size && ieq_any(p->name, size_names))
+            size = n;
+        else if (!offset && ieq_any(p->name, offset_names))
+            offset = n;
+        else if (!page && ieq_any(p->name, page_names))
+            page = n;
+        else if (!cursor && ieq_any(p->name, cursor_names))
+            cursor = n;
+    }
+    out[0] = '\0';
+    if (!size && !offset && !page && !cursor)
+        return;
+    char sz[96] = "";
+    if (size)
+        snprintf(sz, sizeof sz, "%s=%" PRIu64, size, kept);
+    if (offset)
+        snprintf(out, cap, " This operation supports paging: call it again with %s%s%s=%" PRIu64
+                 " (then %" PRIu64 ", and so on) to get the next items.", sz, size ? " and " : "", offset,
+                 kept, 2 * kept);
+    else if (page)
+        snprintf(out, cap, " This operation supports paging: call it again with %s%s%s=2 (then 3, and so on)"
+                 " to get the next items.", sz, size ? " and " : "", page);
+    else if (cursor)
+        snprintf(out, cap, " This operation supports paging: call it again with %s%s%s set to the cursor"
+                 " the response gives for the next page.", sz, size ? " and " : "", cursor);
+    else
+        snprintf(out, cap, " This operation supports paging: call it again with a smaller %s and narrower"
+                 " filters to get the rest in parts.", size);
+}
+
+/* The trim marker for _meta and the note for the model. */
+static json_t *trim_meta(const struct mb_mcp_request *req, const struct mb_guard_report *rep,
+                         char *note, size_t cap)
+{
+    const struct mb_mcp_guarded *G = &req->guard;
+    const char *limit = mb_guard_limit_name(rep->first_limit);
+    json_t *m = json_pack("{s:s,s:b,s:s,s:I,s:I}", "mode", "trim", "truncated", 1, "limit", limit,
+                          "bytesRead", (json_int_t)rep->bytes_in, "bytesKept", (json_int_t)rep->bytes_out);
+    if (!m)
+        return NULL;
+    uint64_t orig = 0, kept = 0;
+    bool exact = true, items = false;
+    if (rep->top_items > rep->top_items_kept) {
+        orig = rep->top_items;
+        exact = rep->top_items_exact;
+        kept = rep->top_items_kept;
+        items = true;
+    } else if (rep->largest_trimmed_items) {
+        orig = rep->largest_trimmed_items;
+        exact = rep->largest_trimmed_exact;
+        kept = rep->first_limit == MB_GUARD_LIMIT_ITEMS ? rep->first_limit_max : 0;
+        items = true;
+    }
+    if (items) {
+        json_object_set_new(m, exact ? "originalItems" : "atLeast", json_integer((json_int_t)orig));
+        if (kept)
+            json_object_set_new(m, "keptItems", json_integer((json_int_t)kept));
+    }
+    if (rep->has_pointer)
+        json_object_set_new(m, "pointer", json_string(rep->first_trimmed_pointer));
+    if (G->fell_back)
+        json_object_set_new(m, "invalidJson", json_true());
+    char what[640];
+    if (items && kept)
+        snprintf(what, sizeof what, "the array at %s had %s%" PRIu64 " items and only the first %" PRIu64
+                 " are included", rep->has_pointer && rep->first_trimmed_pointer[0] ? rep->first_trimmed_pointer : "the top level",
+                 exact ? "" : "at least ", orig, kept);
+    else if (rep->first_limit == MB_GUARD_LIMIT_BYTES || rep->first_limit == MB_GUARD_LIMIT_SCAN)
+        snprintf(what, sizeof what, "the response exceeded max_response_bytes (%zu bytes): %" PRIu64
+                 " bytes were read%s and %" PRIu64 " are included", G->max, rep->bytes_in,
+                 rep->complete ? "" : " (the rest was not read)", rep->bytes_out);
+    else
+        snprintf(what, sizeof what, "the response crossed %s (%" PRIu64 ")", limit, rep->first_limit_max);
+    char advice[512] = "";
+    paging_advice(req->tool, items && kept ? kept : req->srv->rt->config->guard_max_array_items, advice, sizeof advice);
+    snprintf(note, cap, "Note: this result is partial. The response guard cut it: %s%s.%s%s",
+             what, rep->arrays_trimmed > 1 ? " (other arrays were cut too)" : "",
+             rep->strings_shortened ? " Long strings were shortened." : "", advice);
+    return json_pack("{s:o}", "mcpbridge/guard", m);
+}
+
+/* Interprets the guarded body into resp2 (body, error) and the extras of the result. Returns an
+ * error result (new reference) for block, else NULL. */
+static json_t *guard_conclude(struct mb_mcp_request *req, const struct mb_upstream_response *resp,
+                              struct mb_upstream_response *resp2, json_t **meta, char *note, size_t cap)
+{
+    struct mb_mcp_guarded *G = &req->guard;
+    *resp2 = *resp;
+    if (resp->error == MB_UPSTREAM_ESTOPPED)
+        resp2->error = MB_UPSTREAM_OK;
+    if (G->kind == MB_BODY_PLAIN) {
+        if (G->too_big) {
+            resp2->error = MB_UPSTREAM_ETOOBIG;
+            resp2->error_message = "response exceeded max_response_bytes";
+        } else if (G->rc) {
+            resp2->error = MB_UPSTREAM_EINTERNAL;
+            resp2->error_message = "out of memory while reading the response";
+        }
+        resp2->body = G->out.data ? G->out.data : "";
+        resp2->body_len = G->out.len;
+        return NULL;
+    }
+    if (G->kind == MB_BODY_UNDECIDED || resp2->error)
+        return NULL;  /* no body; or timeout, connection lost: the transport error wins */
+    struct mb_guard_report rep;
+    int frc = mb_guard_finish(&G->g, &rep);
+    if (frc == -EBADMSG && G->input == MB_GUARD_JSON && !G->fell_back) {
+        frc = guard_fall_back(req);
+        if (frc >= 0)
+            frc = mb_guard_finish(&G->g, &rep);
+    }
+    if (frc < 0) {
+        if (frc == -E2BIG)
+            return mb_tool_error_result("The downstream response was too large and was not returned "
+                                        "(response exceeded max_response_bytes (%zu bytes)). Ask for less data, "
+                                        "for example with paging or filter parameters.", G->max);
+        return mb_tool_error_result("The downstream response could not be read (%s).",
+                                    frc == -ENOMEM ? "out of memory" : "invalid response");
+    }
+    resp2->body = G->out.data ? G->out.data : "";
+    resp2->body_len = G->out.len;
+    if (G->fell_back)
+        resp2->content_type = "text/plain; charset=utf-8";
+    const char *name = mb_guard_limit_name(rep.first_limit);
+    if (G->mode == MB_GUARD_BLOCK && rep.first_limit != MB_GUARD_LIMIT_NONE) {
+        mb_warn("response_guard", "%s: blocked: %s (%" PRIu64 ") crossed", req->tool->name, name, rep.first_limit_max);
+        if (rep.first_limit == MB_GUARD_LIMIT_BYTES || rep.first_limit == MB_GUARD_LIMIT_SCAN)
+            return mb_tool_error_result("The downstream response was too large and was blocked: it exceeded "
+                                        "max_response_bytes (%zu bytes); %" PRIu64 " bytes had arrived when the "
+                                        "transfer was stopped. Ask for less data, for example with paging or filter "
+                                        "parameters.", G->max, rep.bytes_in);
+        if (rep.first_limit == MB_GUARD_LIMIT_ITEMS)
+            return mb_tool_error_result("The downstream response was too large and was blocked: it exceeded %s (%" PRIu64
+                                        "): the array at %s had at least %" PRIu64 " items when the transfer was "
+                                        "stopped. Ask for less data, for example with paging or filter parameters.",
+                                        name, rep.first_limit_max,
+                                        rep.has_pointer && rep.first_trimmed_pointer[0] ? rep.first_trimmed_pointer : "the top level",
+                                        rep.first_limit_observed);
+        return mb_tool_error_result("The downstream response was too large and was blocked: it exceeded %s (%" PRIu64
+                                    "): %" PRIu64 " seen when the transfer was stopped. Ask for less data, "
+                                    "for example with paging or filter parameters.", name, rep.first_limit_max,
+                                    rep.first_limit_observed);
+    }
+    if (G->mode == MB_GUARD_WARN && rep.first_limit != MB_GUARD_LIMIT_NONE)
+        mb_warn("response_guard", "%s: response crossed %s (%" PRIu64 "), passed through (warn mode): %" PRIu64 " bytes",
+                req->tool->name, name, rep.first_limit_max, rep.bytes_in);
+    if (G->mode == MB_GUARD_TRIM && (rep.truncated || G->fell_back)) {
+        if (rep.truncated) {
+            *meta = trim_meta(req, &rep, note, cap);
+            mb_info("response_guard", "%s: trimmed (%s): %" PRIu64 " bytes read, %" PRIu64 " kept", req->tool->name,
+                    name, rep.bytes_in, rep.bytes_out);
+        }
+    }
+    return NULL;
+}
+
+void mb_mcp_guard_dispose(struct mb_mcp_request *req)
+{
+    if (!req->guard_on)
+        return;
+    mb_buf_dispose(&req->guard.out);
+    mb_buf_dispose(&req->guard.raw);
+    req->guard_on = false;
+}
+
+static int dump_json(const char *buffer, size_t size, void *data)
+{
+    return mb_buf_append(data, buffer, size) ? -1 : 0;
+}
+
 static void on_done(void *data, const struct mb_upstream_response *resp)
 {
     struct mb_mcp_request *req = data;
     req->call = NULL;
     uint64_t elapsed = now_ms(req) - req->started_ms;
+    struct mb_upstream_response guarded;
+    json_t *meta = NULL, *blocked = NULL;
+    char note[2048];
+    note[0] = '\0';
+    if (req->guard_on) {
+        blocked = guard_conclude(req, resp, &guarded, &meta, note, sizeof note);
+        resp = &guarded;
+    }
     struct mb_buf result;
     mb_buf_init(&result, MB_MCP_MAX_RESPONSE);
     /* Text (escaped, at most 6x but usually ~1.1x) plus structuredContent: one allocation. */
     mb_buf_reserve(&result, resp->body_len + resp->body_len / 4 + resp->body_len + 128);
     bool failed = false;
-    int rc = mb_tool_result_write(req->tool, resp, req->url, &result, &failed);
+    int rc;
+    if (blocked) {
+        failed = true;
+        rc = json_dump_callback(blocked, dump_json, &result, JSON_COMPACT) ? -E2BIG : 0;
+        json_decref(blocked);
+    } else {
+        rc = mb_tool_result_write_ex(req->tool, resp, req->url, &result, &failed, meta ? note : NULL, meta);
+    }
+    json_decref(meta);
+    mb_mcp_guard_dispose(req);
     if (resp->error)
         mb_warn("tools", "%s: downstream %s %s failed after %llu ms: %s", req->tool->name,
                 req->tool->method, req->tool->path_template, (unsigned long long)elapsed,
@@ -219,12 +517,24 @@ struct mb_mcp_request *mb_mcp_tools_call(struct mb_mcp_request *req, const json_
         .timeout_ms = cfg->request_timeout_enabled ? cfg->request_timeout_ms : 0,
         .max_response_bytes = cfg->max_response_bytes,
     };
+    if (cfg->guard_enabled) {
+        /* The body goes through the response guard (on_body), never into upstream's buffer. */
+        memset(&req->guard, 0, sizeof req->guard);
+        req->guard.mode = guard_mode_of(cfg->guard_mode);
+        req->guard.max = cfg->max_response_bytes ? cfg->max_response_bytes : 1024u * 1024u;
+        mb_buf_init(&req->guard.out, req->guard.max);
+        mb_buf_init(&req->guard.raw, req->guard.max);
+        req->guard_on = true;
+        up_req.on_body = on_body;
+        up_req.body_data = req;
+    }
     bool wants_phases = req->progress_token || (req->log_level >= 0 && req->log_level <= 1);
     req->call = mb_upstream_start(srv->up, &up_req, on_done, wants_phases ? on_progress : NULL, req);
     for (size_t i = 0; i < owned_count; i++)
         free(owned[i]);
     mb_built_request_dispose(&built);
     if (!req->call) {
+        mb_mcp_guard_dispose(req);
         mb_mcp_finish_result(req, mb_tool_error_result("Could not start the downstream request for tool %s.", tool->name));
         return NULL;
     }

@@ -223,8 +223,37 @@ static int dump_to_buf(const char *buffer, size_t size, void *data)
     return mb_buf_append(data, buffer, size) ? -1 : 0;
 }
 
+int mb_tool_result_guard_input(const char *content_type)
+{
+    if (media_is_json(content_type) && !media_is(content_type, "application/vnd.mcp.content+json", true))
+        return 0;
+    if (media_is(content_type, "text/", false))
+        return 1;
+    return -1;
+}
+
 int mb_tool_result_write(const struct mb_tool *tool, const struct mb_upstream_response *resp,
                          const char *url, struct mb_buf *out, bool *is_error)
+{
+    return mb_tool_result_write_ex(tool, resp, url, out, is_error, NULL, NULL);
+}
+
+/* Appends ,{"type":"text","text":<note>} when note is set. */
+static int append_note(struct mb_buf *out, const char *note)
+{
+    if (!note)
+        return 0;
+    int rc = mb_buf_append_str(out, ",{\"type\":\"text\",\"text\":\"");
+    if (!rc)
+        rc = mb_buf_append_json_escaped(out, note, strlen(note));
+    if (!rc)
+        rc = mb_buf_append_str(out, "\"}");
+    return rc;
+}
+
+int mb_tool_result_write_ex(const struct mb_tool *tool, const struct mb_upstream_response *resp,
+                            const char *url, struct mb_buf *out, bool *is_error, const char *note,
+                            const json_t *meta)
 {
     *is_error = false;
     if (resp->error == MB_UPSTREAM_OK && resp->status >= 200 && resp->status <= 299 &&
@@ -237,11 +266,20 @@ int mb_tool_result_write(const struct mb_tool *tool, const struct mb_upstream_re
             if (!rc)
                 rc = mb_buf_append_json_escaped(out, resp->body, resp->body_len);
             if (!rc)
-                rc = mb_buf_append_str(out, "\"}]");
+                rc = mb_buf_append_str(out, "\"}");
+            if (!rc)
+                rc = append_note(out, note);
+            if (!rc)
+                rc = mb_buf_append_str(out, "]");
             if (!rc && top == MB_JSON_TOP_OBJECT) {
                 rc = mb_buf_append_str(out, ",\"structuredContent\":");
                 if (!rc)
                     rc = append_json_one_line(out, resp->body, resp->body_len);
+            }
+            if (!rc && meta) {
+                rc = mb_buf_append_str(out, ",\"_meta\":");
+                if (!rc)
+                    rc = json_dump_callback(meta, dump_to_buf, out, JSON_COMPACT) ? -E2BIG : 0;
             }
             if (!rc)
                 rc = mb_buf_append(out, "}", 1);
@@ -255,6 +293,10 @@ int mb_tool_result_write(const struct mb_tool *tool, const struct mb_upstream_re
     if (!result)
         return -ENOMEM;
     *is_error = json_is_true(json_object_get(result, "isError"));
+    if (!*is_error && note)
+        json_array_append_new(json_object_get(result, "content"), json_pack("{s:s,s:s}", "type", "text", "text", note));
+    if (!*is_error && meta)
+        json_object_set(result, "_meta", (json_t *)meta);
     int rc = json_dump_callback(result, dump_to_buf, out, JSON_COMPACT) ? -E2BIG : 0;
     json_decref(result);
     return rc;

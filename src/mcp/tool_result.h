@@ -31,6 +31,14 @@ json_t *mb_tool_result_from_response(const struct mb_tool *tool, const struct mb
  * mb_tool_result_from_response. Sets *is_error. Returns 0, -E2BIG past out's cap, -ENOMEM. */
 int mb_tool_result_write(const struct mb_tool *tool, const struct mb_upstream_response *resp,
                          const char *url, struct mb_buf *out, bool *is_error);
+/* The same, for a guarded body: when the result is not an error, note (may be NULL) is added as
+ * a second text content block and meta (may be NULL, not consumed) as the result's "_meta". */
+int mb_tool_result_write_ex(const struct mb_tool *tool, const struct mb_upstream_response *resp,
+                            const char *url, struct mb_buf *out, bool *is_error, const char *note,
+                            const json_t *meta);
+/* Which guard input a response Content-Type calls for: 0 = JSON (application/json, *+json,
+ * except application/vnd.mcp.content+json), 1 = text (text/...), -1 = not guarded. */
+int mb_tool_result_guard_input(const char *content_type);
 /* {"content":[{"type":"text","text":<message>}],"isError":true} (new reference). */
 json_t *mb_tool_error_result(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Length of the longest prefix of s (at most max bytes) that ends on a UTF-8 boundary. */

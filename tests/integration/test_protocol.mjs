@@ -179,8 +179,8 @@ test('a downstream slower than request_timeout is a tool error, answered at the 
   assert.match(slow.json.result.content[0].text, /did not answer in time/);
 });
 
-test('a downstream body larger than max_response_bytes is a tool error', async () => {
-  const s = await startServer({ runtime: { http: { response_guard: { max_response_bytes: 1048576 } } } });
+test('in block mode a downstream body larger than max_response_bytes is a tool error', async () => {
+  const s = await startServer({ runtime: { http: { response_guard: { mode: 'block', max_response_bytes: 1048576 } } } });
   const sid = await rawSession(s.url);
   const big = await post(s.url, call(2, 'big'), hdr(sid));
   assert.equal(big.json.result.isError, true);
