@@ -65,8 +65,8 @@ struct mb_mcp_request {
     const struct mb_tool *tool;
     char *url;                         /* downstream URL, for messages */
     bool async;                        /* linked into srv->inflight, freed when finished */
-    bool guard_on;                     /* guard set up (buffers released by mb_mcp_guard_dispose) */
-    struct mb_mcp_guarded guard;
+    struct mb_mcp_guarded *guard;      /* owned; only for a tools/call that goes downstream with
+                                        * the guard on (released by mb_mcp_guard_dispose) */
     bool finished;                     /* the final message went to the sink */
 };
 

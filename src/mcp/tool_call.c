@@ -92,7 +92,7 @@ static enum mb_guard_mode guard_mode_of(const char *mode)
 static int guard_start(struct mb_mcp_request *req, enum mb_guard_input input)
 {
     const struct mb_config *cfg = req->srv->rt->config;
-    struct mb_mcp_guarded *G = &req->guard;
+    struct mb_mcp_guarded *G = req->guard;
     struct mb_guard_limits lim;
     mb_guard_limits_default(&lim);
     lim.max_output_bytes = G->max;
@@ -108,7 +108,7 @@ static int guard_start(struct mb_mcp_request *req, enum mb_guard_input input)
 /* Invalid JSON under a JSON type: guard what was received as text instead. */
 static int guard_fall_back(struct mb_mcp_request *req)
 {
-    struct mb_mcp_guarded *G = &req->guard;
+    struct mb_mcp_guarded *G = req->guard;
     G->fell_back = true;
     int rc = guard_start(req, MB_GUARD_TEXT);
     if (rc == 0)
@@ -122,7 +122,7 @@ static int guard_fall_back(struct mb_mcp_request *req)
 static int on_body(void *data, const char *chunk, size_t len)
 {
     struct mb_mcp_request *req = data;
-    struct mb_mcp_guarded *G = &req->guard;
+    struct mb_mcp_guarded *G = req->guard;
     if (G->kind == MB_BODY_UNDECIDED) {
         long status = mb_upstream_call_status(req->call);
         int input = status >= 200 && status <= 299
@@ -218,7 +218,7 @@ static void paging_advice(const struct mb_tool *tool, uint64_t kept, char *out, 
 static json_t *trim_meta(const struct mb_mcp_request *req, const struct mb_guard_report *rep,
                          char *note, size_t cap)
 {
-    const struct mb_mcp_guarded *G = &req->guard;
+    const struct mb_mcp_guarded *G = req->guard;
     const char *limit = mb_guard_limit_name(rep->first_limit);
     json_t *m = json_pack("{s:s,s:b,s:s,s:I,s:I}", "mode", "trim", "truncated", 1, "limit", limit,
                           "bytesRead", (json_int_t)rep->bytes_in, "bytesKept", (json_int_t)rep->bytes_out);
@@ -270,7 +270,7 @@ static json_t *trim_meta(const struct mb_mcp_request *req, const struct mb_guard
 static json_t *guard_conclude(struct mb_mcp_request *req, const struct mb_upstream_response *resp,
                               struct mb_upstream_response *resp2, json_t **meta, char *note, size_t cap)
 {
-    struct mb_mcp_guarded *G = &req->guard;
+    struct mb_mcp_guarded *G = req->guard;
     *resp2 = *resp;
     if (resp->error == MB_UPSTREAM_ESTOPPED)
         resp2->error = MB_UPSTREAM_OK;
@@ -342,11 +342,12 @@ static json_t *guard_conclude(struct mb_mcp_request *req, const struct mb_upstre
 
 void mb_mcp_guard_dispose(struct mb_mcp_request *req)
 {
-    if (!req->guard_on)
+    if (!req->guard)
         return;
-    mb_buf_dispose(&req->guard.out);
-    mb_buf_dispose(&req->guard.raw);
-    req->guard_on = false;
+    mb_buf_dispose(&req->guard->out);
+    mb_buf_dispose(&req->guard->raw);
+    free(req->guard);
+    req->guard = NULL;
 }
 
 static int dump_json(const char *buffer, size_t size, void *data)
@@ -363,7 +364,7 @@ static void on_done(void *data, const struct mb_upstream_response *resp)
     json_t *meta = NULL, *blocked = NULL;
     char note[2048];
     note[0] = '\0';
-    if (req->guard_on) {
+    if (req->guard) {
         blocked = guard_conclude(req, resp, &guarded, &meta, note, sizeof note);
         resp = &guarded;
     }
@@ -519,12 +520,19 @@ struct mb_mcp_request *mb_mcp_tools_call(struct mb_mcp_request *req, const json_
     };
     if (cfg->guard_enabled) {
         /* The body goes through the response guard (on_body), never into upstream's buffer. */
-        memset(&req->guard, 0, sizeof req->guard);
-        req->guard.mode = guard_mode_of(cfg->guard_mode);
-        req->guard.max = cfg->max_response_bytes ? cfg->max_response_bytes : 1024u * 1024u;
-        mb_buf_init(&req->guard.out, req->guard.max);
-        mb_buf_init(&req->guard.raw, req->guard.max);
-        req->guard_on = true;
+        /* Allocated only for calls that go downstream: cheap methods never pay for it. */
+        req->guard = calloc(1, sizeof *req->guard);
+        if (!req->guard) {
+            for (size_t i = 0; i < owned_count; i++)
+                free(owned[i]);
+            mb_built_request_dispose(&built);
+            mb_mcp_finish_error(req, MB_JSONRPC_INTERNAL_ERROR, "out of memory");
+            return NULL;
+        }
+        req->guard->mode = guard_mode_of(cfg->guard_mode);
+        req->guard->max = cfg->max_response_bytes ? cfg->max_response_bytes : 1024u * 1024u;
+        mb_buf_init(&req->guard->out, req->guard->max);
+        mb_buf_init(&req->guard->raw, req->guard->max);
         up_req.on_body = on_body;
         up_req.body_data = req;
     }
