@@ -43,6 +43,8 @@ struct request_sink {
     struct post_exchange *px;
     struct mb_mcp_request *handle; /* while the core works on it asynchronously */
     bool done;
+    bool collected;               /* its response waits in px->collected at [off, off + len) */
+    size_t off, len;
 };
 
 struct post_exchange {
@@ -57,7 +59,7 @@ struct post_exchange {
     struct request_sink *sinks;
     size_t sink_count;
     size_t pending;
-    struct mb_buf collected;      /* JSON mode: responses, comma-separated */
+    struct mb_buf collected;      /* JSON mode: responses, comma-separated (each sink knows its span) */
     size_t collected_count;
     struct mb_buf backlog;        /* SSE mode: final events the connection could not take yet */
 };
@@ -264,23 +266,11 @@ static void start_stream(struct post_exchange *px)
     px->streaming = true;
     /* Responses already collected (earlier requests of a batch) go out first. */
     if (px->collected_count) {
-        const char *p = px->collected.data;
-        size_t left = px->collected.len;
-        /* collected holds "r1,r2,...": split at the top-level commas we inserted. We kept
-         * their offsets implicit, so re-scan with jansson's decoder on each piece instead. */
-        while (left) {
-            json_error_t err;
-            json_t *one = json_loadb(p, left, JSON_DISABLE_EOF_CHECK, &err);
-            if (!one)
-                break;
-            size_t used = err.position;
-            write_event(px, p, used);
-            json_decref(one);
-            p += used;
-            left -= used;
-            if (left && *p == ',') {
-                p++;
-                left--;
+        for (size_t i = 0; i < px->sink_count; i++) {
+            struct request_sink *sk = &px->sinks[i];
+            if (sk->collected) {
+                write_event(px, px->collected.data + sk->off, sk->len);
+                sk->collected = false;
             }
         }
         mb_buf_reset(&px->collected);
@@ -358,8 +348,13 @@ static void on_sink_message(void *sink, const char *json, size_t len, bool final
             mb_buf_reserve(&px->collected, len + 1);
             if (px->collected_count)
                 mb_buf_append(&px->collected, ",", 1);
-            if (mb_buf_append(&px->collected, json, len) == 0)
+            size_t off = px->collected.len;
+            if (mb_buf_append(&px->collected, json, len) == 0) {
                 px->collected_count++;
+                s->collected = true;
+                s->off = off;
+                s->len = len;
+            }
         }
     }
     if (px->pending == 0 && !px->dispatching)

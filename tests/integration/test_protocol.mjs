@@ -13,6 +13,7 @@ import { MCPBRIDGE, SOURCE_DIR, freePort, waitHttp, post, httpPost, rawSession, 
 
 const OPS = 150; // more than one tools/list page (100)
 let downstream, downstreamUrl, tmp, servers = [];
+const itemHeaders = []; // request headers the downstream saw, in order
 const aborted = new Set(); // ids of /slow requests whose client went away before the answer
 const BIG = JSON.stringify({ data: 'x'.repeat(2 * 1024 * 1024) }); // over the 1 MiB response cap
 
@@ -52,6 +53,7 @@ before(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'mbproto-'));
   downstream = createServer((req, res) => {
     const u = new URL(req.url, 'http://x');
+    itemHeaders.push(req.headers);
     if (u.pathname.startsWith('/items/')) {
       res.setHeader('Content-Type', 'application/json');
       res.end(JSON.stringify({ id: Number(u.pathname.slice(7)), name: 'item' }));
@@ -98,6 +100,22 @@ test('batches are answered under 2025-03-26 and refused under later versions', a
   assert.equal(now.status, 400);
   assert.equal(now.json.error.code, -32600);
   assert.match(now.json.error.message, /batch/i);
+});
+
+test('a batch whose later request needs SSE sends the earlier answers first, each as its own event', async () => {
+  const s = servers[0] ?? await startServer();
+  const sid = await rawSession(s.url);
+  const batch = [{ jsonrpc: '2.0', id: 'p1', method: 'ping' }, { jsonrpc: '2.0', id: 'p2', method: 'ping' },
+                 call(3, 'getItem', { id: 4 }, { progressToken: 't' })];
+  const r = await post(s.url, batch, hdr(sid, '2025-03-26'));
+  assert.equal(r.status, 200);
+  assert.match(r.headers.get('content-type'), /text\/event-stream/);
+  const msgs = r.text.split('\n').filter((l) => l.startsWith('data:')).map((l) => JSON.parse(l.slice(5)));
+  const answers = msgs.filter((m) => m.id !== undefined);
+  assert.deepEqual(answers.map((m) => m.id).sort(), [3, 'p1', 'p2'].sort());
+  assert.deepEqual(answers.find((m) => m.id === 'p1').result, {});
+  assert.deepEqual(answers.find((m) => m.id === 3).result.structuredContent, { id: 4, name: 'item' });
+  assert.ok(msgs.some((m) => m.method === 'notifications/progress'));
 });
 
 test('ids are echoed exactly, strings and integers', async () => {
@@ -232,6 +250,20 @@ test('a progressToken turns the answer into SSE: increasing progress, then the r
   assert.equal(progress.at(-1).params.progress, 100);
   assert.equal(msgs.at(-1).id, 5);
   assert.deepEqual(msgs.at(-1).result.structuredContent, { id: 9, name: 'item' });
+});
+
+test('runtime.http.default_headers go with every downstream call', async () => {
+  const s = await startServer({ runtime: { http: { default_headers: { 'X-Api-Key': 'k-123', 'X-Team': 'platform' } } } });
+  const sid = await rawSession(s.url);
+  for (const id of [1, 2]) {
+    itemHeaders.length = 0;
+    const r = await post(s.url, call(id, 'getItem', { id }), hdr(sid));
+    assert.deepEqual(r.json.result.structuredContent, { id, name: 'item' });
+    assert.equal(itemHeaders.length, 1);
+    assert.equal(itemHeaders[0]['x-api-key'], 'k-123');
+    assert.equal(itemHeaders[0]['x-team'], 'platform');
+    assert.equal(itemHeaders[0]['mcp-session-id'], undefined, 'the client session never goes downstream');
+  }
 });
 
 test('with sessions disabled the server is stateless', async () => {
