@@ -22,6 +22,8 @@ struct mb_mcp_server {
     struct mb_mcp_request *inflight;                 /* doubly linked list */
     unsigned inflight_count;
     int stdio_log_level;                             /* logging level without a session (-1 = unset) */
+    char **default_headers;                          /* runtime.http.default_headers as "Name: value", formatted once */
+    size_t default_header_count;
     uv_timer_t *cancel_timer;                        /* polls the shared cancel ring while calls are in flight */
     uint64_t cancel_cursor;                          /* last cancel-ring sequence number seen */
 };

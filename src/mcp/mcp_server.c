@@ -4,6 +4,7 @@
 #include "mcp/mcp_server.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,6 +80,20 @@ struct mb_mcp_server *mb_mcp_server_create(uv_loop_t *loop, struct mb_runtime *r
     srv->rt = rt;
     srv->up = up;
     srv->stdio_log_level = -1;
+    /* The configured downstream headers are the same for every call: format them once. */
+    const json_t *defaults = rt->config->default_headers;
+    if (json_is_object(defaults) && json_object_size(defaults)) {
+        srv->default_headers = calloc(json_object_size(defaults), sizeof *srv->default_headers);
+        const char *key;
+        json_t *value;
+        json_object_foreach((json_t *)defaults, key, value) {
+            if (!srv->default_headers || !json_is_string(value))
+                continue;
+            char *line;
+            if (asprintf(&line, "%s: %s", key, json_string_value(value)) >= 0)
+                srv->default_headers[srv->default_header_count++] = line;
+        }
+    }
     srv->cancel_timer = malloc(sizeof *srv->cancel_timer);
     if (!srv->cancel_timer || uv_timer_init(loop, srv->cancel_timer) != 0) {
         free(srv->cancel_timer);
@@ -115,6 +130,9 @@ void mb_mcp_server_destroy(struct mb_mcp_server *srv)
     }
     for (int i = 0; i < MB_MCP_PROTOCOL_COUNT; i++)
         free(srv->initialize_results[i]);
+    for (size_t i = 0; i < srv->default_header_count; i++)
+        free(srv->default_headers[i]);
+    free(srv->default_headers);
     free(srv);
 }
 

@@ -484,19 +484,9 @@ struct mb_mcp_request *mb_mcp_tools_call(struct mb_mcp_request *req, const json_
 
     /* Headers: the configured defaults first, then what the operation needs. */
     const char *headers[MB_MAX_DOWNSTREAM_HEADERS];
-    char *owned[MB_MAX_DOWNSTREAM_HEADERS];
-    size_t header_count = 0, owned_count = 0;
-    const char *key;
-    json_t *value;
-    if (json_is_object(cfg->default_headers)) {
-        json_object_foreach(cfg->default_headers, key, value) {
-            if (!json_is_string(value) || owned_count == MB_MAX_DOWNSTREAM_HEADERS / 2)
-                continue;
-            if (asprintf(&owned[owned_count], "%s: %s", key, json_string_value(value)) < 0)
-                continue;
-            headers[header_count++] = owned[owned_count++];
-        }
-    }
+    size_t header_count = 0;
+    for (size_t i = 0; i < srv->default_header_count && header_count < MB_MAX_DOWNSTREAM_HEADERS / 2; i++)
+        headers[header_count++] = srv->default_headers[i];
     for (size_t i = 0; i < built.header_count && header_count < MB_MAX_DOWNSTREAM_HEADERS; i++)
         headers[header_count++] = built.headers[i];
 
@@ -523,8 +513,6 @@ struct mb_mcp_request *mb_mcp_tools_call(struct mb_mcp_request *req, const json_
         /* Allocated only for calls that go downstream: cheap methods never pay for it. */
         req->guard = calloc(1, sizeof *req->guard);
         if (!req->guard) {
-            for (size_t i = 0; i < owned_count; i++)
-                free(owned[i]);
             mb_built_request_dispose(&built);
             mb_mcp_finish_error(req, MB_JSONRPC_INTERNAL_ERROR, "out of memory");
             return NULL;
@@ -538,8 +526,6 @@ struct mb_mcp_request *mb_mcp_tools_call(struct mb_mcp_request *req, const json_
     }
     bool wants_phases = req->progress_token || (req->log_level >= 0 && req->log_level <= 1);
     req->call = mb_upstream_start(srv->up, &up_req, on_done, wants_phases ? on_progress : NULL, req);
-    for (size_t i = 0; i < owned_count; i++)
-        free(owned[i]);
     mb_built_request_dispose(&built);
     if (!req->call) {
         mb_mcp_guard_dispose(req);
