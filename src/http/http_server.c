@@ -901,22 +901,25 @@ static void srv_read_port(struct mb_http_server *srv)
         srv->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 }
 
+/* The common end of listen_fd and bind: given the result of opening or binding the listener,
+ * listens and reads back the port; any failure closes the listener. */
+static int srv_listen_finish(struct mb_http_server *srv, int rc)
+{
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&srv->listener, LISTEN_BACKLOG, on_connection);
+    if (rc == 0)
+        srv_read_port(srv);
+    else
+        srv_listener_close(srv);
+    return rc;
+}
+
 int mb_http_server_listen_fd(struct mb_http_server *srv, int fd)
 {
     int rc = srv_listener_init(srv);
-    if (rc < 0)
-        goto done;
-    rc = uv_tcp_open(&srv->listener, fd);
-    if (rc < 0)
-        goto done;
-    rc = uv_listen((uv_stream_t *)&srv->listener, LISTEN_BACKLOG, on_connection);
-    if (rc < 0)
-        goto done;
-    srv_read_port(srv);
-done:
-    if (rc < 0)
-        srv_listener_close(srv);
-    return rc;
+    if (rc == 0)
+        rc = uv_tcp_open(&srv->listener, fd);
+    return srv_listen_finish(srv, rc);
 }
 
 int mb_http_server_bind(struct mb_http_server *srv, const char *host, int port)
@@ -932,19 +935,9 @@ int mb_http_server_bind(struct mb_http_server *srv, const char *host, int port)
     if (rc < 0)
         return rc;
     rc = srv_listener_init(srv);
-    if (rc < 0)
-        goto done;
-    rc = uv_tcp_bind(&srv->listener, (const struct sockaddr *)&ss, 0);
-    if (rc < 0)
-        goto done;
-    rc = uv_listen((uv_stream_t *)&srv->listener, LISTEN_BACKLOG, on_connection);
-    if (rc < 0)
-        goto done;
-    srv_read_port(srv);
-done:
-    if (rc < 0)
-        srv_listener_close(srv);
-    return rc;
+    if (rc == 0)
+        rc = uv_tcp_bind(&srv->listener, (const struct sockaddr *)&ss, 0);
+    return srv_listen_finish(srv, rc);
 }
 
 int mb_http_server_port(const struct mb_http_server *srv)
