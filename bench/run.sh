@@ -67,7 +67,7 @@ export MB_SESSION=$session
 probe=$(curl -s -X POST "http://127.0.0.1:$mb_port/mcp" -H 'Content-Type: application/json' \
   -H 'Accept: application/json, text/event-stream' -H "Mcp-Session-Id: $session" -H 'MCP-Protocol-Version: 2025-06-18' \
   -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"getItem","arguments":{"id":1}}}')
-echo "$probe" | grep -q '"structuredContent"' || { echo "bench: probe tools/call failed: $probe"; cat "$tmp/mcpbridge.log"; exit 1; }
+grep -q '"structuredContent"' <<<"$probe" || { echo "bench: probe tools/call failed: $probe"; cat "$tmp/mcpbridge.log"; exit 1; }
 
 # run_wrk NAME URL [script] -> appends "NAME rps p50_ms p99_ms" to $tmp/raw
 run_wrk() {
@@ -77,7 +77,7 @@ run_wrk() {
   local out; out=$(wrk "${args[@]}" "$url" 2>"$tmp/wrk.err")
   grep -q "not a successful tool result" "$tmp/wrk.err" && ! grep -q ": 0 not a successful" "$tmp/wrk.err" && {
     echo "bench: $name: some responses were not successful tool results"; cat "$tmp/wrk.err"; exit 1; }
-  if echo "$out" | grep -q "Non-2xx"; then echo "bench: $name: non-2xx responses"; echo "$out"; exit 1; fi
+  if grep -q "Non-2xx" <<<"$out"; then echo "bench: $name: non-2xx responses"; echo "$out"; exit 1; fi
   local rps p50 p99
   rps=$(echo "$out" | awk '/Requests\/sec/{print $2}')
   p50=$(echo "$out" | awk '$1=="50%"{print $2}')

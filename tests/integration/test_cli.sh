@@ -17,8 +17,8 @@ runtime:
       port: 8600
 YAML
 out=$("$MCPBRIDGE" check --config "$MB_TMP/ok.yaml") || fail "check of a valid config failed: $out"
-echo "$out" | head -1 | grep -qx "configuration OK" || fail "check prints 'configuration OK' first: $out"
-echo "$out" | grep -q "7 tools" || fail "check reports the tool count: $out"
+[ "${out%%$'\n'*}" = "configuration OK" ] || fail "check prints 'configuration OK' first: $out"
+grep -q "7 tools" <<<"$out" || fail "check reports the tool count: $out"
 
 cat > "$MB_TMP/bad.yaml" <<YAML
 api:
@@ -34,8 +34,8 @@ set +e
 out=$("$MCPBRIDGE" check --config "$MB_TMP/bad.yaml" 2>&1); rc=$?
 set -e
 expect_eq "$rc" 1 "check exit code on errors"
-echo "$out" | grep -q "^$MB_TMP/bad.yaml:7: " || fail "the port error names line 7: $out"
-echo "$out" | grep -q "^$MB_TMP/bad.yaml:8: " || fail "the max_request_bytes error names line 8: $out"
+grep -q "^$MB_TMP/bad.yaml:7: " <<<"$out" || fail "the port error names line 7: $out"
+grep -q "^$MB_TMP/bad.yaml:8: " <<<"$out" || fail "the max_request_bytes error names line 8: $out"
 
 cat > "$MB_TMP/auth.json" <<JSON
 {
@@ -49,7 +49,7 @@ set +e
 out=$("$MCPBRIDGE" check --config "$MB_TMP/auth.json" 2>&1); rc=$?
 set -e
 expect_eq "$rc" 1 "check refuses enabled authentication"
-echo "$out" | grep -q "auth.json:4: security.authentication .* refusing to start" || fail "fail-closed message: $out"
+grep -q "auth.json:4: security.authentication .* refusing to start" <<<"$out" || fail "fail-closed message: $out"
 set +e
 timeout 5 "$MCPBRIDGE" serve --config "$MB_TMP/auth.json" --port "$(free_port)" >/dev/null 2>&1; rc=$?
 set -e
@@ -67,10 +67,14 @@ for t in tools:
 ' || fail "tools --json output"
 all=$("$MCPBRIDGE" tools --spec "$spec" --json --all-methods | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 [ "$all" -gt 7 ] || fail "--all-methods includes write operations (got $all tools)"
-"$MCPBRIDGE" tools --spec "$spec" | head -1 | grep -q "NAME" || fail "tools prints a table"
-
-"$MCPBRIDGE" version | grep -q "^mcpbridge [0-9]" || fail "version"
-"$MCPBRIDGE" help | grep -q "mcpbridge serve" || fail "help"
+# Outputs are captured before matching: `cmd | grep -q` under pipefail fails at random when grep
+# exits first and the writer gets SIGPIPE.
+out=$("$MCPBRIDGE" tools --spec "$spec")
+grep -q "NAME" <<<"${out%%$'\n'*}" || fail "tools prints a table: $out"
+out=$("$MCPBRIDGE" version)
+grep -q "^mcpbridge [0-9]" <<<"$out" || fail "version: $out"
+out=$("$MCPBRIDGE" help)
+grep -q "mcpbridge serve" <<<"$out" || fail "help: $out"
 for args in "frobnicate" "serve --port 99999" "serve --bogus" "tools"; do
   set +e
   # shellcheck disable=SC2086

@@ -125,7 +125,7 @@ kill -9 "$victim"
 t=0
 while :; do
   now=$(workers)
-  if [ "$(echo "$now" | wc -w)" -eq 2 ] && ! echo " $now " | grep -q " $victim "; then break; fi
+  if [ "$(echo "$now" | wc -w)" -eq 2 ] && ! grep -q " $victim " <<<" $now "; then break; fi
   [ $t -ge 30 ] && fail "no replacement for worker $victim within 1.5 s (workers: '$now')"
   sleep 0.05; t=$((t + 1))
 done
@@ -175,7 +175,7 @@ bad=$(grep -vc '^200$' "$MB_TMP/load.codes" || true)
 [ "$total" -ge 200 ] || fail "only $total requests sent"
 wait_workers 2 5
 new=$(workers)
-for p in $new; do echo " $old " | grep -q " $p " && fail "worker $p survived the reload (old: $old, new: $new)"; done
+for p in $new; do grep -q " $p " <<<" $old " && fail "worker $p survived the reload (old: $old, new: $new)"; done
 expect_eq "$(post "$PING" "$SID")" 200 "the session from generation 1 after the reload"
 initialize > /dev/null
 grep -q '"second-name"' "$MB_TMP/body" || fail "reload not applied: $(cat "$MB_TMP/body")"
