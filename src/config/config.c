@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -194,6 +195,34 @@ static void get_size(struct loader *L, const char *ptr, long long min, long long
     *out = (size_t)n;
 }
 
+/* A number (integer or fraction) in [min, max]. */
+static void get_ratio(struct loader *L, const char *ptr, double min, double max, double def, double *out)
+{
+    json_t *v = lookup(L, ptr);
+    *out = def;
+    if (!v)
+        return;
+    double d;
+    if (json_is_number(v)) {
+        d = json_number_value(v);
+    } else if (json_is_string(v) && from_env(L, ptr)) {
+        char *end;
+        d = strtod(json_string_value(v), &end);
+        if (end == json_string_value(v) || *end) {
+            ERR(L, ptr, "expected a number from %g to %g, got \"%.40s\"", min, max, json_string_value(v));
+            return;
+        }
+    } else {
+        ERR(L, ptr, "expected a number from %g to %g, got %s", min, max, type_name(v));
+        return;
+    }
+    if (!(d >= min && d <= max)) {
+        ERR(L, ptr, "%g is out of range (%g to %g)", d, min, max);
+        return;
+    }
+    *out = d;
+}
+
 /* One of a fixed set of words (case-insensitive); stores the canonical spelling. */
 static void get_enum(struct loader *L, const char *ptr, const char *const *words, const char *def,
                      char **out)
@@ -282,7 +311,10 @@ static const struct group groups[] = {
     { "/runtime/http/limits", KEYS("max_connections", "max_keepalive_connections",
                                    "connect_timeout_ms") },
     { "/runtime/http/response_guard", KEYS("enabled", "mode", "max_array_items",
-                                           "max_response_bytes") },
+                                           "max_response_bytes", "max_string_bytes", "max_depth",
+                                           "near_limit_ratio", "pagination_signal", "tools") },
+    { "/runtime/http/response_guard/pagination_signal", KEYS("window", "ratio") },
+    { "/runtime/http/response_guard/tools", NULL },
     { "/runtime/middleware", KEYS("error_handling", "logging", "timing", "rate_limiting",
                                   "request_timeout", "method_validation", "circuit_breaker",
                                   "validation_diagnostics") },
@@ -466,6 +498,8 @@ static void read_transport(struct loader *L)
             snprintf(ptr, sizeof ptr, "/runtime/server/transport/tls/%s", files[i]);
             get_path(L, ptr, &paths[i]);
             check_readable(L, ptr, paths[i], 0);
+            if (paths[i] && access(paths[i], F_OK) == 0 && access(paths[i], R_OK) != 0)
+                ERR(L, ptr, "cannot read '%s': %s", paths[i], strerror(errno));
         }
         bool require_cert;
         get_bool(L, "/runtime/server/transport/tls/require_client_cert", false, &require_cert);
@@ -474,8 +508,10 @@ static void read_transport(struct loader *L)
         if (require_cert && !paths[2])
             ERR(L, "/runtime/server/transport/tls/require_client_cert",
                 "needs client_cafile to verify client certificates");
-        for (size_t i = 0; i < 3; i++)
-            free(paths[i]);
+        c->tls_certfile = paths[0];
+        c->tls_keyfile = paths[1];
+        c->tls_client_cafile = paths[2];
+        c->tls_require_client_cert = require_cert;
     }
 }
 
@@ -560,6 +596,124 @@ static int is_token(const char *s)
     return 1;
 }
 
+/* One guard policy read from the group at prefix (global, or one tools entry inheriting base). */
+static void read_guard_policy(struct loader *L, const char *prefix, const struct mb_guard_policy *base,
+                              struct mb_guard_policy *out)
+{
+    static const char *const modes[] = { "trim", "block", "warn", NULL };
+    char ptr[512];
+    *out = *base;
+    snprintf(ptr, sizeof ptr, "%s/enabled", prefix);
+    if (lookup(L, ptr))
+        get_bool(L, ptr, base->enabled, &out->enabled);
+    snprintf(ptr, sizeof ptr, "%s/mode", prefix);
+    if (lookup(L, ptr)) {
+        char *mode = NULL;
+        get_enum(L, ptr, modes, modes[base->mode], &mode);
+        for (int i = 0; mode && modes[i]; i++)
+            if (strcmp(mode, modes[i]) == 0)
+                out->mode = i;
+        free(mode);
+    }
+    long long n;
+    snprintf(ptr, sizeof ptr, "%s/max_array_items", prefix);
+    if (get_int(L, ptr, 1, 1000000, base->max_array_items, &n))
+        out->max_array_items = (unsigned)n;
+    snprintf(ptr, sizeof ptr, "%s/max_response_bytes", prefix);
+    if (get_int(L, ptr, 1024, 1073741824, (long long)base->max_response_bytes, &n))
+        out->max_response_bytes = (size_t)n;
+    snprintf(ptr, sizeof ptr, "%s/max_string_bytes", prefix);
+    if (get_int(L, ptr, 0, 1073741824, (long long)base->max_string_bytes, &n))
+        out->max_string_bytes = (size_t)n;
+    snprintf(ptr, sizeof ptr, "%s/max_depth", prefix);
+    if (get_int(L, ptr, 1, 256, base->max_depth, &n))
+        out->max_depth = (unsigned)n;
+}
+
+/* runtime.http.response_guard beyond the four documented keys: string and depth caps, the
+ * pagination signal and per-tool overrides ("tools": {"<name or pattern>": {...}}). */
+static void load_guard(struct loader *L, struct mb_config *c)
+{
+    static const char *const modes[] = { "trim", "block", "warn", NULL };
+    struct mb_guard_policy base = {
+        .enabled = c->guard_enabled, .mode = 0, .max_array_items = c->guard_max_array_items,
+        .max_response_bytes = c->max_response_bytes, .max_string_bytes = 65536, .max_depth = 64,
+    };
+    for (int i = 0; modes[i]; i++)
+        if (c->guard_mode && strcmp(c->guard_mode, modes[i]) == 0)
+            base.mode = i;
+    /* The four documented keys were read above; only the additions are read here. */
+    c->guard = base;
+    get_size(L, "/runtime/http/response_guard/max_string_bytes", 0, 1073741824, 65536,
+             &c->guard.max_string_bytes);
+    get_uint(L, "/runtime/http/response_guard/max_depth", 1, 256, 64, &c->guard.max_depth);
+    get_ratio(L, "/runtime/http/response_guard/near_limit_ratio", 0.05, 1.0, 0.8, &c->guard_near_ratio);
+    get_uint(L, "/runtime/http/response_guard/pagination_signal/window", 1, 10000, 100,
+             &c->guard_signal_window);
+    get_ratio(L, "/runtime/http/response_guard/pagination_signal/ratio", 0.01, 1.0, 0.5,
+              &c->guard_signal_ratio);
+    json_t *tools = lookup(L, "/runtime/http/response_guard/tools");
+    if (!tools)
+        return;
+    if (!json_is_object(tools)) {
+        ERR(L, "/runtime/http/response_guard/tools", "expected an object of tool name -> guard settings, got %s",
+            type_name(tools));
+        return;
+    }
+    c->guard_overrides = calloc(json_object_size(tools) + 1, sizeof *c->guard_overrides);
+    if (!c->guard_overrides) {
+        ERR(L, "/runtime/http/response_guard/tools", "out of memory");
+        return;
+    }
+    static const char *const keys[] = { "enabled", "mode", "max_array_items", "max_response_bytes",
+                                         "max_string_bytes", "max_depth", NULL };
+    const char *name;
+    json_t *entry;
+    json_object_foreach(tools, name, entry) {
+        char prefix[400];
+        snprintf(prefix, sizeof prefix, "/runtime/http/response_guard/tools/%.300s", name);
+        if (!*name || strpbrk(name, "/~") || strlen(name) > 300) {
+            ERR(L, "/runtime/http/response_guard/tools", "\"%.60s\" is not a usable tool name or pattern "
+                "(1 to 300 characters, no '/' or '~')", name);
+            continue;
+        }
+        if (!json_is_object(entry)) {
+            ERR(L, prefix, "expected an object of guard settings (enabled, mode, max_array_items, "
+                "max_response_bytes, max_string_bytes, max_depth), got %s", type_name(entry));
+            continue;
+        }
+        const char *k;
+        json_t *ignored;
+        json_object_foreach(entry, k, ignored) {
+            size_t i = 0;
+            while (keys[i] && strcmp(keys[i], k) != 0)
+                i++;
+            if (!keys[i] && !is_comment_key(k))
+                ERR(L, prefix, "unknown key \"%.60s\" (expected enabled, mode, max_array_items, "
+                    "max_response_bytes, max_string_bytes or max_depth)", k);
+        }
+        struct mb_guard_override *o = &c->guard_overrides[c->guard_override_count];
+        o->pattern = strdup(name);
+        if (!o->pattern) {
+            ERR(L, prefix, "out of memory");
+            return;
+        }
+        read_guard_policy(L, prefix, &c->guard, &o->policy);
+        c->guard_override_count++;
+    }
+}
+
+const struct mb_guard_policy *mb_config_guard_policy(const struct mb_config *cfg, const char *tool_name)
+{
+    for (size_t i = 0; i < cfg->guard_override_count; i++)
+        if (strcmp(cfg->guard_overrides[i].pattern, tool_name) == 0)
+            return &cfg->guard_overrides[i].policy;
+    for (size_t i = 0; i < cfg->guard_override_count; i++)
+        if (fnmatch(cfg->guard_overrides[i].pattern, tool_name, 0) == 0)
+            return &cfg->guard_overrides[i].policy;
+    return &cfg->guard;
+}
+
 static void read_http(struct loader *L)
 {
     struct mb_config *c = L->cfg;
@@ -593,6 +747,7 @@ static void read_http(struct loader *L)
              &c->guard_max_array_items);
     get_size(L, "/runtime/http/response_guard/max_response_bytes", 1024, 1073741824, 1048576,
              &c->max_response_bytes);
+    load_guard(L, c);
     /* TLS towards upstreams: file options resolved like the others. */
     json_t *tls = lookup(L, "/runtime/http/tls");
     if (json_is_object(tls)) {
@@ -811,10 +966,16 @@ void mb_config_destroy(struct mb_config *cfg)
     free(cfg->transport_type);
     free(cfg->host);
     free(cfg->path);
+    free(cfg->tls_certfile);
+    free(cfg->tls_keyfile);
+    free(cfg->tls_client_cafile);
     free_list(cfg->allowed_origins, cfg->allowed_origin_count);
     free_list(cfg->allowed_hosts, cfg->allowed_host_count);
     free(cfg->session_secret);
     free(cfg->guard_mode);
+    for (size_t i = 0; i < cfg->guard_override_count; i++)
+        free(cfg->guard_overrides[i].pattern);
+    free(cfg->guard_overrides);
     free(cfg->prompts_dir);
     free(cfg->resources_dir);
     free(cfg->log_level);

@@ -14,6 +14,22 @@
 #include "common/diag.h"
 #include "common/doc.h"
 
+/* The response guard's settings for one tool (runtime.http.response_guard, or an entry of its
+ * "tools" object, which inherits every key it does not set from the global group). */
+struct mb_guard_policy {
+    bool enabled;
+    int mode;                  /* 0 trim, 1 block, 2 warn (the order of enum mb_guard_mode) */
+    unsigned max_array_items;  /* default 50 */
+    size_t max_response_bytes; /* default 1 MiB */
+    size_t max_string_bytes;   /* default 65536; 0 = no string cap */
+    unsigned max_depth;        /* default 64 (1..256) */
+};
+
+struct mb_guard_override {
+    char *pattern;             /* a tool name, or an fnmatch pattern ("list_*") */
+    struct mb_guard_policy policy;
+};
+
 struct mb_config {
     char *source;          /* path of the file, or "<embedded default>" */
     json_t *root;          /* the whole document, for modules with their own sections (routes, security) */
@@ -30,6 +46,11 @@ struct mb_config {
     char *path;            /* default "/mcp"; always starts with '/' */
     char **allowed_origins; size_t allowed_origin_count; /* transport.allowed_origins; empty = only loopback origins */
     char **allowed_hosts;   size_t allowed_host_count;   /* transport.allowed_hosts; empty = loopback names + bound host */
+    /* runtime.server.transport.tls (inbound TLS); paths resolved, files checked readable */
+    char *tls_certfile;                   /* NULL = plain HTTP; set together with tls_keyfile */
+    char *tls_keyfile;
+    char *tls_client_cafile;              /* NULL = client certificates are not asked for */
+    bool tls_require_client_cert;         /* default false; true needs tls_client_cafile */
 
     /* runtime.server.* additions (mcpbridge) */
     unsigned max_connections_per_worker; /* runtime.server.max_connections_per_worker, default 10000 */
@@ -56,6 +77,11 @@ struct mb_config {
     bool guard_enabled;                   /* runtime.http.response_guard.enabled, default true */
     char *guard_mode;                     /* "trim" (default), "block", "warn" */
     unsigned guard_max_array_items;       /* default 50 */
+    struct mb_guard_policy guard;         /* the fields above plus max_string_bytes, max_depth */
+    struct mb_guard_override *guard_overrides; size_t guard_override_count; /* response_guard.tools */
+    double guard_near_ratio;              /* response_guard.near_limit_ratio, default 0.8 */
+    unsigned guard_signal_window;         /* response_guard.pagination_signal.window, default 100 */
+    double guard_signal_ratio;            /* response_guard.pagination_signal.ratio, default 0.5 */
 
     /* runtime.middleware */
     bool request_timeout_enabled;         /* middleware.request_timeout.enabled, default true */
@@ -99,6 +125,11 @@ int mb_config_load_text(const char *name, const char *text, const char *base_dir
                         struct mb_config **out, struct mb_diags *diags);
 
 void mb_config_destroy(struct mb_config *cfg);
+
+/* The guard policy for a tool: the first entry of response_guard.tools whose pattern equals the
+ * name, else the first whose fnmatch pattern matches it (in file order), else the global one.
+ * Never NULL; points into cfg. */
+const struct mb_guard_policy *mb_config_guard_policy(const struct mb_config *cfg, const char *tool_name);
 
 /* Worker count: the --workers argument (may be NULL), else MCPBRIDGE_WORKERS, else
  * UVICORN_WORKERS, else cfg->workers, else 1. Accepts a positive integer or a profile name:

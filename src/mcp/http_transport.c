@@ -14,6 +14,7 @@
 #include "mcp/jsonrpc.h"
 #include "mcp/mcp_server.h"
 #include "mcp/session.h"
+#include "observability/metrics.h"
 #include "process/runtime.h"
 
 #define SSE_KEEPALIVE_MS 15000
@@ -634,6 +635,23 @@ static void handle_health(struct mb_http_transport *t, struct mb_http_exchange *
     respond_json(ex, status, body, (size_t)n, NULL, 0);
 }
 
+/* GET /metrics: Prometheus text from the instance's shared counters (any worker answers for all). */
+static void handle_metrics(struct mb_http_transport *t, struct mb_http_exchange *ex)
+{
+    const struct mb_config *cfg = t->rt->config;
+    struct mb_buf out;
+    mb_buf_init(&out, 16u * 1024u * 1024u);
+    if (mb_metrics_render_guard(t->rt->guard_stats, cfg->guard_signal_window, &out) != 0) {
+        mb_buf_dispose(&out);
+        respond_error(ex, 500, MB_JSONRPC_INTERNAL_ERROR, "metrics could not be rendered");
+        return;
+    }
+    static const char type[] = "text/plain; version=0.0.4; charset=utf-8";
+    struct mb_http_header headers[1] = {{"Content-Type", 12, type, sizeof type - 1}};
+    mb_http_respond(ex, 200, headers, 1, out.data ? out.data : "", out.len);
+    mb_buf_dispose(&out);
+}
+
 void mb_http_transport_on_request(struct mb_http_exchange *ex, const struct mb_http_request *req,
                                   void *data)
 {
@@ -641,6 +659,16 @@ void mb_http_transport_on_request(struct mb_http_exchange *ex, const struct mb_h
     const struct mb_config *cfg = t->rt->config;
     if (strcmp(req->path, "/healthz") == 0 || strcmp(req->path, "/readyz") == 0) {
         handle_health(t, ex, req->path[1] == 'r');
+        return;
+    }
+    if (strcmp(req->path, "/metrics") == 0 && strcmp(req->path, cfg->path) != 0) {
+        const char *refused = check_host_and_origin(cfg, req);
+        if (refused)
+            respond_error(ex, 403, MB_JSONRPC_INVALID_REQUEST, refused);
+        else if (strcmp(req->method_name, "GET") != 0)
+            respond_error(ex, 405, MB_JSONRPC_INVALID_REQUEST, "Method Not Allowed: GET /metrics");
+        else
+            handle_metrics(t, ex);
         return;
     }
     if (strcmp(req->path, cfg->path) != 0) {

@@ -42,12 +42,19 @@ struct mb_mcp_guarded {
     enum mb_guard_input input;
     bool fell_back;                    /* invalid JSON: guarded as text */
     bool raw_overflow;                 /* raw could not keep the whole input */
+    bool invalid_late;                 /* invalid JSON past what raw holds: no text fallback */
+    uint64_t bad_json_offset;          /* where the JSON broke (input byte), when it did */
+    const char *bad_json_reason;       /* the guard's static message, or NULL */
+    const struct mb_guard_policy *policy; /* the tool's settings (config.h), points into the config */
+    uint64_t page_offset;              /* the call's offset argument (0 when absent), for paging advice */
+    uint64_t page_number;              /* the call's page argument (0 when absent) */
     bool too_big;                      /* plain: past max_response_bytes */
     int rc;                            /* last guard answer (0, MB_GUARD_STOP, negative) */
     size_t max;                        /* max_response_bytes */
     uint64_t bytes_in;
     struct mb_buf out;
-    struct mb_buf raw;                 /* JSON: the input's first max bytes, for the text fallback */
+    struct mb_buf raw;                 /* JSON: the input's first MB_GUARD_RAW_PREFIX bytes, for the
+                                        * text fallback when the JSON turns out invalid early */
     struct mb_guard g;
 };
 

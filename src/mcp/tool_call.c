@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "common/log.h"
+#include "guard/guard_stats.h"
 #include "mcp/helper_tools.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/mcp_internal.h"
@@ -22,6 +23,11 @@
 #define MB_MAX_DOWNSTREAM_HEADERS 64
 #define MB_PROGRESS_MIN_INTERVAL_MS 100
 #define MB_GUARD_SLACK 4096  /* guard output buffer beyond max_response_bytes */
+/* Input kept aside while a JSON body streams, so that a body declared JSON that is not (an
+ * HTML error page, a text message) can be returned as text instead. A constant, so one call
+ * holds at most max_response_bytes + MB_GUARD_SLACK + this while it streams; JSON that turns
+ * invalid later than this is answered with an error naming the byte. */
+#define MB_GUARD_RAW_PREFIX (64u * 1024u)
 
 static uint64_t now_ms(const struct mb_mcp_request *req)
 {
@@ -80,23 +86,15 @@ static void on_progress(void *data, enum mb_upstream_phase phase, size_t receive
 
 /* ---- response guard ------------------------------------------------------------------- */
 
-static enum mb_guard_mode guard_mode_of(const char *mode)
-{
-    if (mode && strcmp(mode, "block") == 0)
-        return MB_GUARD_BLOCK;
-    if (mode && strcmp(mode, "warn") == 0)
-        return MB_GUARD_WARN;
-    return MB_GUARD_TRIM;
-}
-
 static int guard_start(struct mb_mcp_request *req, enum mb_guard_input input)
 {
-    const struct mb_config *cfg = req->srv->rt->config;
     struct mb_mcp_guarded *G = req->guard;
     struct mb_guard_limits lim;
     mb_guard_limits_default(&lim);
     lim.max_output_bytes = G->max;
-    lim.max_array_items = cfg->guard_max_array_items ? cfg->guard_max_array_items : 50;
+    lim.max_array_items = G->policy->max_array_items ? G->policy->max_array_items : 50;
+    lim.max_string_bytes = G->policy->max_string_bytes;
+    lim.max_depth = G->policy->max_depth ? G->policy->max_depth : 64;
     mb_buf_dispose(&G->out);
     /* warn copies everything: max_response_bytes stays its hard memory cap. */
     mb_buf_init(&G->out, G->mode == MB_GUARD_WARN ? G->max : G->max + MB_GUARD_SLACK);
@@ -105,16 +103,25 @@ static int guard_start(struct mb_mcp_request *req, enum mb_guard_input input)
     return mb_guard_init(&G->g, G->mode, input, &lim, &G->out);
 }
 
-/* Invalid JSON under a JSON type: guard what was received as text instead. */
+/* Invalid JSON under a JSON type: guard what was received as text instead (later chunks then
+ * go to the text guard), when raw still holds all of it; else the call ends with an error
+ * naming where the JSON broke (G->invalid_late). */
 static int guard_fall_back(struct mb_mcp_request *req)
 {
     struct mb_mcp_guarded *G = req->guard;
+    uint64_t at = 0;
+    const char *why = mb_guard_error(&G->g, &at);
+    G->bad_json_offset = at;
+    G->bad_json_reason = why;  /* static strings of guard.c */
+    if (G->raw_overflow) {
+        G->invalid_late = true;
+        mb_buf_dispose(&G->raw);
+        return -EBADMSG;
+    }
     G->fell_back = true;
     int rc = guard_start(req, MB_GUARD_TEXT);
     if (rc == 0)
         rc = mb_guard_feed(&G->g, G->raw.data ? G->raw.data : "", G->raw.len);
-    if (rc == 0 && G->raw_overflow)
-        rc = MB_GUARD_STOP;  /* raw held the first max bytes: what text trim keeps; the rest is lost */
     mb_buf_dispose(&G->raw);
     return rc;
 }
@@ -132,7 +139,7 @@ static int on_body(void *data, const char *chunk, size_t len)
             mb_buf_init(&G->out, G->max);
         } else {
             if (input == MB_GUARD_JSON)
-                mb_buf_init(&G->raw, G->max);
+                mb_buf_init(&G->raw, MB_GUARD_RAW_PREFIX);
             if (guard_start(req, (enum mb_guard_input)input) != 0) {
                 G->rc = -EINVAL;
                 return 1;
@@ -150,11 +157,11 @@ static int on_body(void *data, const char *chunk, size_t len)
         return 0;
     }
     if (G->input == MB_GUARD_JSON && !G->fell_back && !G->raw_overflow) {
-        size_t room = G->raw.max - G->raw.len;
-        if (len > room)
+        /* raw keeps the body only while it fits whole; past that it is useless and released. */
+        if (len > G->raw.max - G->raw.len || mb_buf_append(&G->raw, chunk, len) != 0) {
             G->raw_overflow = true;
-        if (mb_buf_append(&G->raw, chunk, len > room ? room : len) != 0)
-            G->raw_overflow = true;
+            mb_buf_dispose(&G->raw);
+        }
     }
     int rc = mb_guard_feed(&G->g, chunk, len);
     if (rc == -EBADMSG && G->input == MB_GUARD_JSON && !G->fell_back)
@@ -171,47 +178,85 @@ static bool ieq_any(const char *name, const char *const *list)
     return false;
 }
 
-/* One sentence on how to get the rest, from the tool's query parameters; "" when none. */
-static void paging_advice(const struct mb_tool *tool, uint64_t kept, char *out, size_t cap)
+static const char *const size_names[] = { "limit", "per_page", "page_size", "pagesize", "count", "size", "top", NULL };
+static const char *const offset_names[] = { "offset", "start", "skip", NULL };
+static const char *const page_names[] = { "page", "page_number", NULL };
+static const char *const cursor_names[] = { "cursor", "next", "page_token", "pagetoken", "after", NULL };
+
+/* The paging parameters of a tool (query parameters with the usual names), by argument name. */
+struct paging_params {
+    const char *size, *offset, *page, *cursor;
+};
+
+static void find_paging_params(const struct mb_tool *tool, struct paging_params *pp)
 {
-    static const char *const size_names[] = { "limit", "per_page", "page_size", "count", "size", NULL };
-    static const char *const offset_names[] = { "offset", "start", NULL };
-    static const char *const page_names[] = { "page", NULL };
-    static const char *const cursor_names[] = { "cursor", "next", NULL };
-    const char *size = NULL, *offset = NULL, *page = NULL, *cursor = NULL;
+    memset(pp, 0, sizeof *pp);
     for (size_t i = 0; i < tool->param_count; i++) {
         const struct mb_tool_param *p = &tool->params[i];
         if (p->location != MB_PARAM_QUERY)
             continue;
         const char *n = p->arg_name ? p->arg_name : p->name;
-        if (!size && ieq_any(p->name, size_names))
-            size = n;
-        else if (!offset && ieq_any(p->name, offset_names))
-            offset = n;
-        else if (!page && ieq_any(p->name, page_names))
-            page = n;
-        else if (!cursor && ieq_any(p->name, cursor_names))
-            cursor = n;
+        if (!pp->size && ieq_any(p->name, size_names))
+            pp->size = n;
+        else if (!pp->offset && ieq_any(p->name, offset_names))
+            pp->offset = n;
+        else if (!pp->page && ieq_any(p->name, page_names))
+            pp->page = n;
+        else if (!pp->cursor && ieq_any(p->name, cursor_names))
+            pp->cursor = n;
     }
+}
+
+static uint64_t arg_uint(const json_t *args, const char *name)
+{
+    const json_t *v = name ? json_object_get(args, name) : NULL;
+    if (json_is_integer(v) && json_integer_value(v) > 0)
+        return (uint64_t)json_integer_value(v);
+    if (json_is_string(v)) {
+        char *end;
+        unsigned long long n = strtoull(json_string_value(v), &end, 10);
+        if (*json_string_value(v) && !*end)
+            return n;
+    }
+    return 0;
+}
+
+/* Where this call starts (its offset and page arguments), so the advice names the next page. */
+static void paging_position(const struct mb_tool *tool, const json_t *args, uint64_t *offset, uint64_t *page)
+{
+    struct paging_params pp;
+    find_paging_params(tool, &pp);
+    *offset = arg_uint(args, pp.offset);
+    *page = arg_uint(args, pp.page);
+}
+
+/* One sentence on how to get the rest, from the tool's query parameters; "" when none. kept:
+ * items this call returned; offset/page: where this call started. */
+static void paging_advice(const struct mb_tool *tool, uint64_t kept, uint64_t offset, uint64_t page,
+                          char *out, size_t cap)
+{
+    struct paging_params pp;
+    find_paging_params(tool, &pp);
     out[0] = '\0';
-    if (!size && !offset && !page && !cursor)
+    if (!pp.size && !pp.offset && !pp.page && !pp.cursor)
         return;
     char sz[96] = "";
-    if (size)
-        snprintf(sz, sizeof sz, "%s=%" PRIu64, size, kept);
-    if (offset)
+    if (pp.size)
+        snprintf(sz, sizeof sz, "%s=%" PRIu64, pp.size, kept);
+    const char *and = pp.size ? " and " : "";
+    if (pp.offset)
         snprintf(out, cap, " This operation supports paging: call it again with %s%s%s=%" PRIu64
-                 " (then %" PRIu64 ", and so on) to get the next items.", sz, size ? " and " : "", offset,
-                 kept, 2 * kept);
-    else if (page)
-        snprintf(out, cap, " This operation supports paging: call it again with %s%s%s=2 (then 3, and so on)"
-                 " to get the next items.", sz, size ? " and " : "", page);
-    else if (cursor)
+                 " (then %" PRIu64 ", and so on) to get the next items.", sz, and, pp.offset,
+                 offset + kept, offset + 2 * kept);
+    else if (pp.page)
+        snprintf(out, cap, " This operation supports paging: call it again with %s%s%s=%" PRIu64 " (then %" PRIu64
+                 ", and so on) to get the next items.", sz, and, pp.page, page ? page + 1 : 2, page ? page + 2 : 3);
+    else if (pp.cursor)
         snprintf(out, cap, " This operation supports paging: call it again with %s%s%s set to the cursor"
-                 " the response gives for the next page.", sz, size ? " and " : "", cursor);
+                 " the response gives for the next page.", sz, and, pp.cursor);
     else
         snprintf(out, cap, " This operation supports paging: call it again with a smaller %s and narrower"
-                 " filters to get the rest in parts.", size);
+                 " filters to get the rest in parts.", pp.size);
 }
 
 /* The trim marker for _meta and the note for the model. */
@@ -244,6 +289,23 @@ static json_t *trim_meta(const struct mb_mcp_request *req, const struct mb_guard
     }
     if (rep->has_pointer)
         json_object_set_new(m, "pointer", json_string(rep->first_trimmed_pointer));
+    /* The arguments that fetch the next page, when the operation pages by offset or page number
+     * and the cut was on the top-level list (machine-readable twin of the note's advice). */
+    if (items && kept && rep->top_items > rep->top_items_kept) {
+        struct paging_params pp;
+        find_paging_params(req->tool, &pp);
+        json_t *next = json_object();
+        if (pp.offset)
+            json_object_set_new(next, pp.offset, json_integer((json_int_t)(G->page_offset + kept)));
+        else if (pp.page)
+            json_object_set_new(next, pp.page, json_integer((json_int_t)(G->page_number ? G->page_number + 1 : 2)));
+        if (json_object_size(next) && pp.size)
+            json_object_set_new(next, pp.size, json_integer((json_int_t)kept));
+        if (json_object_size(next))
+            json_object_set_new(m, "nextArguments", next);
+        else
+            json_decref(next);
+    }
     if (G->fell_back)
         json_object_set_new(m, "invalidJson", json_true());
     char what[640];
@@ -258,15 +320,49 @@ static json_t *trim_meta(const struct mb_mcp_request *req, const struct mb_guard
     else
         snprintf(what, sizeof what, "the response crossed %s (%" PRIu64 ")", limit, rep->first_limit_max);
     char advice[512] = "";
-    paging_advice(req->tool, items && kept ? kept : req->srv->rt->config->guard_max_array_items, advice, sizeof advice);
+    paging_advice(req->tool, items && kept ? kept : G->policy->max_array_items, G->page_offset, G->page_number,
+                  advice, sizeof advice);
     snprintf(note, cap, "Note: this result is partial. The response guard cut it: %s%s.%s%s",
              what, rep->arrays_trimmed > 1 ? " (other arrays were cut too)" : "",
              rep->strings_shortened ? " Long strings were shortened." : "", advice);
     return json_pack("{s:o}", "mcpbridge/guard", m);
 }
 
+/* Counts the call in the tool's shared guard statistics and logs when the tool starts (or stops)
+ * looking like an API that needs paging. */
+static void guard_record(struct mb_mcp_request *req, const struct mb_guard_report *rep, bool trimmed,
+                         bool blocked, bool warned)
+{
+    const struct mb_config *cfg = req->srv->rt->config;
+    const struct mb_mcp_guarded *G = req->guard;
+    double near = cfg->guard_near_ratio > 0 ? cfg->guard_near_ratio : 0.8;
+    struct mb_guard_outcome o = {
+        .trimmed = trimmed, .blocked = blocked, .warned = warned,
+        .bytes = rep ? rep->bytes_in : G->bytes_in,
+    };
+    uint64_t items = 0;
+    if (rep)
+        items = rep->top_items > rep->largest_trimmed_items ? rep->top_items : rep->largest_trimmed_items;
+    o.near = trimmed || blocked || warned || G->too_big ||
+             (double)o.bytes >= near * (double)G->max ||
+             (double)items >= near * (double)G->policy->max_array_items;
+    unsigned window = cfg->guard_signal_window ? cfg->guard_signal_window : 100;
+    int flag = mb_guard_stats_record(req->srv->rt->guard_stats, req->tool->name, &o, window,
+                                     cfg->guard_signal_ratio);
+    if (flag) {
+        struct mb_guard_tool_stats ts;
+        if (mb_guard_stats_get(req->srv->rt->guard_stats, req->tool->name, window, &ts) && flag > 0)
+            mb_warn("response_guard", "%s needs pagination: %u of its last %u calls came within %.0f%% of a "
+                    "response guard limit or crossed one (largest body %" PRIu64 " bytes). Page the operation "
+                    "(limit/offset parameters) or raise its limits in response_guard.tools.", req->tool->name,
+                    ts.recent_near, ts.recent_calls, near * 100, ts.max_bytes);
+        else if (flag < 0)
+            mb_info("response_guard", "%s no longer comes near the response guard limits", req->tool->name);
+    }
+}
+
 /* Interprets the guarded body into resp2 (body, error) and the extras of the result. Returns an
- * error result (new reference) for block, else NULL. */
+ * error result (new reference) for block and unreadable bodies, else NULL. */
 static json_t *guard_conclude(struct mb_mcp_request *req, const struct mb_upstream_response *resp,
                               struct mb_upstream_response *resp2, json_t **meta, char *note, size_t cap)
 {
@@ -284,22 +380,30 @@ static json_t *guard_conclude(struct mb_mcp_request *req, const struct mb_upstre
         }
         resp2->body = G->out.data ? G->out.data : "";
         resp2->body_len = G->out.len;
+        guard_record(req, NULL, false, G->too_big && G->mode == MB_GUARD_BLOCK, false);
         return NULL;
     }
     if (G->kind == MB_BODY_UNDECIDED || resp2->error)
         return NULL;  /* no body; or timeout, connection lost: the transport error wins */
     struct mb_guard_report rep;
     int frc = mb_guard_finish(&G->g, &rep);
-    if (frc == -EBADMSG && G->input == MB_GUARD_JSON && !G->fell_back) {
+    if (frc == -EBADMSG && G->input == MB_GUARD_JSON && !G->fell_back && !G->invalid_late) {
         frc = guard_fall_back(req);
         if (frc >= 0)
             frc = mb_guard_finish(&G->g, &rep);
     }
     if (frc < 0) {
+        guard_record(req, NULL, false, false, false);
         if (frc == -E2BIG)
             return mb_tool_error_result("The downstream response was too large and was not returned "
                                         "(response exceeded max_response_bytes (%zu bytes)). Ask for less data, "
                                         "for example with paging or filter parameters.", G->max);
+        if (frc == -EBADMSG)
+            return mb_tool_error_result("The downstream API answered %ld with a JSON Content-Type, but the body is "
+                                        "not valid JSON: %s at byte %" PRIu64 " (%" PRIu64 " bytes received). "
+                                        "The result was dropped rather than returned half-parsed.", resp->status,
+                                        G->bad_json_reason ? G->bad_json_reason : "invalid JSON",
+                                        G->bad_json_offset, G->bytes_in);
         return mb_tool_error_result("The downstream response could not be read (%s).",
                                     frc == -ENOMEM ? "out of memory" : "invalid response");
     }
@@ -308,7 +412,10 @@ static json_t *guard_conclude(struct mb_mcp_request *req, const struct mb_upstre
     if (G->fell_back)
         resp2->content_type = "text/plain; charset=utf-8";
     const char *name = mb_guard_limit_name(rep.first_limit);
-    if (G->mode == MB_GUARD_BLOCK && rep.first_limit != MB_GUARD_LIMIT_NONE) {
+    bool crossed = rep.first_limit != MB_GUARD_LIMIT_NONE;
+    guard_record(req, &rep, G->mode == MB_GUARD_TRIM && rep.truncated, G->mode == MB_GUARD_BLOCK && crossed,
+                 G->mode == MB_GUARD_WARN && crossed);
+    if (G->mode == MB_GUARD_BLOCK && crossed) {
         mb_warn("response_guard", "%s: blocked: %s (%" PRIu64 ") crossed", req->tool->name, name, rep.first_limit_max);
         if (rep.first_limit == MB_GUARD_LIMIT_BYTES || rep.first_limit == MB_GUARD_LIMIT_SCAN)
             return mb_tool_error_result("The downstream response was too large and was blocked: it exceeded "
@@ -327,15 +434,13 @@ static json_t *guard_conclude(struct mb_mcp_request *req, const struct mb_upstre
                                     "for example with paging or filter parameters.", name, rep.first_limit_max,
                                     rep.first_limit_observed);
     }
-    if (G->mode == MB_GUARD_WARN && rep.first_limit != MB_GUARD_LIMIT_NONE)
+    if (G->mode == MB_GUARD_WARN && crossed)
         mb_warn("response_guard", "%s: response crossed %s (%" PRIu64 "), passed through (warn mode): %" PRIu64 " bytes",
                 req->tool->name, name, rep.first_limit_max, rep.bytes_in);
-    if (G->mode == MB_GUARD_TRIM && (rep.truncated || G->fell_back)) {
-        if (rep.truncated) {
-            *meta = trim_meta(req, &rep, note, cap);
-            mb_info("response_guard", "%s: trimmed (%s): %" PRIu64 " bytes read, %" PRIu64 " kept", req->tool->name,
-                    name, rep.bytes_in, rep.bytes_out);
-        }
+    if (G->mode == MB_GUARD_TRIM && rep.truncated) {
+        *meta = trim_meta(req, &rep, note, cap);
+        mb_info("response_guard", "%s: trimmed (%s): %" PRIu64 " bytes read, %" PRIu64 " kept", req->tool->name,
+                name, rep.bytes_in, rep.bytes_out);
     }
     return NULL;
 }
@@ -506,21 +611,23 @@ struct mb_mcp_request *mb_mcp_tools_call(struct mb_mcp_request *req, const json_
         .body = built.body,
         .body_len = built.body_len,
         .timeout_ms = cfg->request_timeout_enabled ? cfg->request_timeout_ms : 0,
-        .max_response_bytes = cfg->max_response_bytes,
     };
-    if (cfg->guard_enabled) {
-        /* The body goes through the response guard (on_body), never into upstream's buffer. */
-        /* Allocated only for calls that go downstream: cheap methods never pay for it. */
+    const struct mb_guard_policy *policy = mb_config_guard_policy(cfg, tool->name);
+    up_req.max_response_bytes = policy->max_response_bytes;
+    if (policy->enabled) {
+        /* The body goes through the response guard (on_body), never into upstream's buffer.
+         * Allocated only for calls that go downstream: cheap methods never pay for it. */
         req->guard = calloc(1, sizeof *req->guard);
         if (!req->guard) {
             mb_built_request_dispose(&built);
             mb_mcp_finish_error(req, MB_JSONRPC_INTERNAL_ERROR, "out of memory");
             return NULL;
         }
-        req->guard->mode = guard_mode_of(cfg->guard_mode);
-        req->guard->max = cfg->max_response_bytes ? cfg->max_response_bytes : 1024u * 1024u;
+        req->guard->policy = policy;
+        req->guard->mode = (enum mb_guard_mode)policy->mode;
+        req->guard->max = policy->max_response_bytes ? policy->max_response_bytes : 1024u * 1024u;
+        paging_position(tool, args, &req->guard->page_offset, &req->guard->page_number);
         mb_buf_init(&req->guard->out, req->guard->max);
-        mb_buf_init(&req->guard->raw, req->guard->max);
         up_req.on_body = on_body;
         up_req.body_data = req;
     }

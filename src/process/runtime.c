@@ -13,9 +13,11 @@
 #include "common/log.h"
 #include "config/default_config.h"
 #include "mcp/mcp_server.h"
+#include "guard/guard_stats.h"
 #include "mcp/session.h"
 
 #define MB_SHARED_SLOTS 65536
+#define MB_GUARD_STATS_SLOTS 4096  /* tools with guard counters; more tools than this are not counted */
 
 #ifndef MB_SOURCE_DIR
 #define MB_SOURCE_DIR "."
@@ -98,14 +100,16 @@ int mb_runtime_build(const char *config_path, int port_override, const struct mb
         goto done;
     if (prev) {
         rt->shared = prev->shared;
+        rt->guard_stats = prev->guard_stats;
         rt->owns_shared = false;
         rt->generation = prev->generation + 1;
         memcpy(rt->session_key, prev->session_key, sizeof rt->session_key);
     } else {
         rt->shared = mb_shared_create(MB_SHARED_SLOTS);
+        rt->guard_stats = mb_guard_stats_create(MB_GUARD_STATS_SLOTS);
         rt->owns_shared = true;
         rt->generation = 1;
-        if (!rt->shared) {
+        if (!rt->shared || !rt->guard_stats) {
             mb_diags_add(diags, rt->config->source, 0, "could not map the shared memory region");
             goto done;
         }
@@ -138,8 +142,10 @@ void mb_runtime_destroy(struct mb_runtime *rt)
         mb_prompts_destroy(rt->prompts);
     if (rt->resources)
         mb_resources_destroy(rt->resources);
-    if (rt->owns_shared)
+    if (rt->owns_shared) {
         mb_shared_destroy(rt->shared);
+        mb_guard_stats_destroy(rt->guard_stats);
+    }
     if (rt->config)
         mb_config_destroy(rt->config);
     OPENSSL_cleanse(rt->session_key, sizeof rt->session_key);

@@ -16,6 +16,7 @@
 #include "openapi/catalog.h"
 
 struct mb_shared;   /* mcp/session.h: tombstones and stats, MAP_SHARED before fork */
+struct mb_guard_stats;
 
 struct mb_runtime {
     struct mb_config *config;
@@ -23,6 +24,8 @@ struct mb_runtime {
     struct mb_prompt_set *prompts;
     struct mb_resource_set *resources;
     struct mb_shared *shared;        /* one region for the life of the master */
+    struct mb_guard_stats *guard_stats; /* guard/guard_stats.h: per-tool guard counters (shared,
+                                      * same owner as shared) */
     bool owns_shared;                /* true in the first runtime; a reload's runtime borrows it
                                       * and the master moves ownership to the new runtime when
                                       * it retires the old one (after the new workers are ready) */

@@ -1,7 +1,8 @@
 // The response guard wired into tools/call (docs/internals/guard.md, "Wiring"), through the real
 // binary against a downstream written here: a 3,000-item JSON array (with and without paging
 // parameters), a 5 MB JSON object, an endless chunked JSON array, invalid JSON, a small document.
-// Checked in trim (the default) and block modes.
+// Checked in trim (the default), block and warn modes; per-tool overrides, paging advice that
+// follows the call's own offset, the "needs pagination" signal in the log and in /metrics.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
@@ -18,6 +19,9 @@ const HUGE = (() => { // a 5 MB object: many members, no array
   for (let i = 0; i < 50000; i++) o[`key${i}`] = 'v'.repeat(90);
   return JSON.stringify(o);
 })();
+// An unfinished array of about 100 KB; the body adds ",,garbage", so the JSON breaks at the
+// second comma, byte LATE_BROKEN_HEAD.length + 1.
+const LATE_BROKEN_HEAD = '[' + Array.from({ length: 1500 }, (_, i) => JSON.stringify({ id: i, pad: 'x'.repeat(50) })).join(',');
 const SMALL = { a: 1, b: [1, 2, 3], c: { d: 'é', e: null } };
 let downstream, downstreamUrl, tmp;
 const servers = [];
@@ -36,6 +40,7 @@ const spec = {
     '/broken': { get: { operationId: 'broken', responses: ok } },
     '/empty': { get: { operationId: 'empty', responses: ok } },
     '/text': { get: { operationId: 'text', responses: ok } },
+    '/late-broken': { get: { operationId: 'lateBroken', responses: ok } },
   },
 };
 
@@ -80,6 +85,9 @@ before(async () => {
     } else if (u.pathname === '/broken') {
       res.setHeader('Content-Type', 'application/json');
       res.end('this is not JSON at all, {but it says so}');
+    } else if (u.pathname === '/late-broken') {
+      // About 100 KB of a valid array, then garbage: too late for the text fallback.
+      res.end(LATE_BROKEN_HEAD + ',,garbage');
     } else if (u.pathname === '/empty') {
       res.statusCode = 204;
       res.end();
@@ -225,4 +233,50 @@ test('warn: passes through and logs a warning', async () => {
   assert.equal(JSON.parse(r.content[0].text).length, 3000);
   await sleep(100);
   assert.match(s.log(), /response_guard/);
+});
+
+test('per-tool overrides: one tool blocked, a pattern trims to its own item limit, advice follows the offset', async () => {
+  const s = await startServer({ tools: { allItems: { mode: 'block' }, 'list*': { max_array_items: 10 } } });
+  const a = await callTool(s, 'allItems');
+  assert.equal(a.isError, true);
+  assert.match(a.content[0].text, /max_array_items \(50\)/);
+  const l = await callTool(s, 'listItems', { offset: 100 });
+  assert.notEqual(l.isError, true);
+  assert.equal(JSON.parse(l.content[0].text).length, 10);
+  const m = l._meta['mcpbridge/guard'];
+  assert.equal(m.keptItems, 10);
+  assert.deepEqual(m.nextArguments, { offset: 110, limit: 10 });
+  assert.match(l.content[1].text, /limit=10 and offset=110 \(then 120/);
+  const h = await callTool(s, 'huge');  // not overridden: the global trim
+  assert.notEqual(h.isError, true);
+  assert.equal(h._meta['mcpbridge/guard'].limit, 'max_response_bytes');
+});
+
+test('pagination signal: a tool that keeps hitting the limits is flagged in the log and in /metrics', async () => {
+  const s = await startServer({ pagination_signal: { window: 4, ratio: 0.5 } });
+  await callTool(s, 'small');
+  await callTool(s, 'listItems');
+  assert.doesNotMatch(s.log(), /needs pagination/);
+  await callTool(s, 'listItems');
+  await sleep(100);
+  assert.match(s.log(), /listItems needs pagination: 2 of its last 2 calls/);
+  const metricsUrl = s.url.replace(/\/mcp$/, '/metrics');
+  const res = await fetch(metricsUrl);
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type'), /^text\/plain; version=0\.0\.4/);
+  const text = await res.text();
+  assert.match(text, /^mcpbridge_tool_needs_pagination\{tool="listItems"\} 1$/m);
+  assert.match(text, /^mcpbridge_tool_needs_pagination\{tool="small"\} 0$/m);
+  assert.match(text, /^mcpbridge_guard_trimmed_total\{tool="listItems"\} 2$/m);
+  assert.match(text, /^mcpbridge_guard_calls_total\{tool="small"\} 1$/m);
+  assert.match(text, /^# TYPE mcpbridge_guard_near_limit_total counter$/m);
+  const post = await fetch(metricsUrl, { method: 'POST', body: '' });
+  assert.equal(post.status, 405);
+});
+
+test('JSON that breaks after the first 64 KiB: an error result naming the byte, no half-parsed result', async () => {
+  const s = servers[0] ?? await startServer();
+  const r = await callTool(s, 'lateBroken');
+  assert.equal(r.isError, true);
+  assert.match(r.content[0].text, new RegExp(`not valid JSON: .* at byte ${LATE_BROKEN_HEAD.length + 1} `));
 });
