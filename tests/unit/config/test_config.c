@@ -300,6 +300,71 @@ static void test_errors_json(void **state)
     free(path);
 }
 
+/* response_guard.tools: exact names win over patterns, patterns in file order, unset keys
+ * inherit the group; bad entries are reported with their lines. */
+static void test_guard_overrides(void **state)
+{
+    char *spec = write_file("g.yaml", "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths: {}\n");
+    char *path = write_file("guard.yaml",
+        "api:\n"                                              /* 1 */
+        "  openapi:\n"                                        /* 2 */
+        "    spec_file: g.yaml\n"                             /* 3 */
+        "runtime:\n"                                          /* 4 */
+        "  http:\n"                                           /* 5 */
+        "    response_guard:\n"                               /* 6 */
+        "      mode: block\n"                                 /* 7 */
+        "      max_array_items: 20\n"                         /* 8 */
+        "      max_depth: 32\n"                               /* 9 */
+        "      pagination_signal: {window: 10, ratio: 0.3}\n" /* 10 */
+        "      tools:\n"                                      /* 11 */
+        "        'list_*': {max_array_items: 5}\n"            /* 12 */
+        "        list_orders: {mode: trim}\n"                 /* 13 */
+        "        '*': {max_response_bytes: 4096}\n");         /* 14 */
+    struct mb_diags d;
+    mb_diags_init(&d);
+    struct mb_config *c = NULL;
+    assert_int_equal(mb_config_load(path, &c, &d), 0);
+    const struct mb_guard_policy *p = mb_config_guard_policy(c, "list_orders");
+    assert_int_equal(p->mode, 0);                 /* its own entry: trim */
+    assert_int_equal(p->max_array_items, 20);     /* inherited from the group, not from list_* */
+    assert_int_equal(p->max_depth, 32);
+    p = mb_config_guard_policy(c, "list_products");
+    assert_int_equal(p->mode, 1);                 /* block, inherited */
+    assert_int_equal(p->max_array_items, 5);      /* list_* comes before '*' */
+    assert_int_equal(p->max_response_bytes, 1048576);
+    p = mb_config_guard_policy(c, "get_order");
+    assert_int_equal(p->max_response_bytes, 4096);
+    assert_int_equal(c->guard_signal_window, 10);
+    assert_true(c->guard_signal_ratio > 0.29 && c->guard_signal_ratio < 0.31);
+    mb_config_destroy(c);
+    free(path);
+
+    path = write_file("guard_bad.yaml",
+        "api:\n"                                              /* 1 */
+        "  openapi:\n"                                        /* 2 */
+        "    spec_file: g.yaml\n"                             /* 3 */
+        "runtime:\n"                                          /* 4 */
+        "  http:\n"                                           /* 5 */
+        "    response_guard:\n"                               /* 6 */
+        "      near_limit_ratio: 2\n"                         /* 7 */
+        "      tools:\n"                                      /* 8 */
+        "        a: {mode: shrink}\n"                         /* 9 */
+        "        b: {max_items: 3}\n"                         /* 10 */
+        "        c: 7\n"                                      /* 11 */
+        "        d: {max_depth: 1000}\n");                    /* 12 */
+    mb_diags_dispose(&d);
+    mb_diags_init(&d);
+    assert_int_equal(mb_config_load(path, &c, &d), -1);
+    expect_diag(&d, "near_limit_ratio: 2 is out of range", 7);
+    expect_diag(&d, "tools.a.mode: unknown value \"shrink\"", 9);
+    expect_diag(&d, "unknown key \"max_items\"", 10);
+    expect_diag(&d, "tools.c: expected an object of guard settings", 11);
+    expect_diag(&d, "tools.d.max_depth: 1000 is out of range", 12);
+    mb_diags_dispose(&d);
+    free(path);
+    free(spec);
+}
+
 static void test_errors_yaml(void **state)
 {
     free(write_file("spec.yaml", "openapi: 3.0.0\n"));
@@ -528,6 +593,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_full_values),
         cmocka_unit_test(test_errors_json),
+        cmocka_unit_test(test_guard_overrides),
         cmocka_unit_test(test_errors_yaml),
         cmocka_unit_test(test_warnings),
         cmocka_unit_test(test_env_substitution),
