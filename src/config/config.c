@@ -26,19 +26,11 @@
 #define MAX_WORKERS       1024
 #define PROD_REQUEST_WARN 102400
 
-struct loader {
-    struct mb_config *cfg;
-    const struct mb_doc *doc;
-    const char *file;
-    struct mb_diags *diags;
-    json_t *changed; /* pointers of strings produced by ${...} */
-    int errors;
-};
 
 /* ---- reporting ---- */
 
 /* Line of the value at pointer, else of its nearest ancestor that exists (missing keys). */
-static int line_of(const struct loader *L, const char *pointer)
+static int line_of(const struct mb_config_loader *L, const char *pointer)
 {
     char tmp[512];
     snprintf(tmp, sizeof tmp, "%s", pointer);
@@ -53,10 +45,7 @@ static int line_of(const struct loader *L, const char *pointer)
     }
 }
 
-static void report(struct loader *L, int is_error, const char *pointer, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void report(struct loader *L, int is_error, const char *pointer, const char *fmt, ...)
+void mb_cfg_report(struct mb_config_loader *L, int is_error, const char *pointer, const char *fmt, ...)
 {
     char msg[768], name[256];
     va_list ap;
@@ -75,10 +64,8 @@ static void report(struct loader *L, int is_error, const char *pointer, const ch
     }
 }
 
-#define ERR(L, ptr, ...)  report(L, 1, ptr, __VA_ARGS__)
-#define WARN(L, ptr, ...) report(L, 0, ptr, __VA_ARGS__)
 
-static const char *type_name(const json_t *v)
+const char *mb_cfg_type_name(const json_t *v)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT: return "an object";
@@ -96,7 +83,7 @@ static const char *type_name(const json_t *v)
 
 /* The value at a pointer of plain keys ("/a/b"), or NULL when absent or when an ancestor is
  * not an object (the group check reports that once). JSON null counts as absent. */
-static json_t *lookup(const struct loader *L, const char *pointer)
+json_t *mb_cfg_lookup(const struct mb_config_loader *L, const char *pointer)
 {
     json_t *v = L->cfg->root;
     const char *p = pointer;
@@ -109,19 +96,19 @@ static json_t *lookup(const struct loader *L, const char *pointer)
     return json_is_null(v) ? NULL : v;
 }
 
-static int from_env(const struct loader *L, const char *pointer)
+int mb_cfg_from_env(const struct mb_config_loader *L, const char *pointer)
 {
     return json_object_get(L->changed, pointer) != NULL;
 }
 
 /* ---- typed getters: absent -> default; wrong -> error, default kept ---- */
 
-static void get_string(struct loader *L, const char *ptr, const char *def, char **out)
+void mb_cfg_get_string(struct mb_config_loader *L, const char *ptr, const char *def, char **out)
 {
-    json_t *v = lookup(L, ptr);
+    json_t *v = mb_cfg_lookup(L, ptr);
     const char *s = def;
     if (v && !json_is_string(v))
-        ERR(L, ptr, "expected a string, got %s", type_name(v));
+        ERR(L, ptr, "expected a string, got %s", mb_cfg_type_name(v));
     else if (v)
         s = json_string_value(v);
     free(*out);
@@ -130,35 +117,35 @@ static void get_string(struct loader *L, const char *ptr, const char *def, char 
         ERR(L, ptr, "out of memory");
 }
 
-static void get_bool(struct loader *L, const char *ptr, bool def, bool *out)
+void mb_cfg_get_bool(struct mb_config_loader *L, const char *ptr, bool def, bool *out)
 {
-    json_t *v = lookup(L, ptr);
+    json_t *v = mb_cfg_lookup(L, ptr);
     *out = def;
     if (!v)
         return;
     if (json_is_boolean(v)) {
         *out = json_is_true(v);
-    } else if (json_is_string(v) && from_env(L, ptr) &&
+    } else if (json_is_string(v) && mb_cfg_from_env(L, ptr) &&
                (!strcasecmp(json_string_value(v), "true") ||
                 !strcasecmp(json_string_value(v), "false"))) {
         *out = !strcasecmp(json_string_value(v), "true");
     } else {
-        ERR(L, ptr, "expected true or false, got %s", type_name(v));
+        ERR(L, ptr, "expected true or false, got %s", mb_cfg_type_name(v));
     }
 }
 
 /* Reads an integer in [min, max]; returns 1 when the key was present and valid. */
-static int get_int(struct loader *L, const char *ptr, long long min, long long max,
+int mb_cfg_get_int(struct mb_config_loader *L, const char *ptr, long long min, long long max,
                    long long def, long long *out)
 {
-    json_t *v = lookup(L, ptr);
+    json_t *v = mb_cfg_lookup(L, ptr);
     *out = def;
     if (!v)
         return 0;
     long long n;
     if (json_is_integer(v)) {
         n = json_integer_value(v);
-    } else if (json_is_string(v) && from_env(L, ptr)) {
+    } else if (json_is_string(v) && mb_cfg_from_env(L, ptr)) {
         const char *s = json_string_value(v);
         char *end;
         errno = 0;
@@ -168,7 +155,7 @@ static int get_int(struct loader *L, const char *ptr, long long min, long long m
             return 0;
         }
     } else {
-        ERR(L, ptr, "expected an integer from %lld to %lld, got %s", min, max, type_name(v));
+        ERR(L, ptr, "expected an integer from %lld to %lld, got %s", min, max, mb_cfg_type_name(v));
         return 0;
     }
     if (n < min || n > max) {
@@ -179,33 +166,33 @@ static int get_int(struct loader *L, const char *ptr, long long min, long long m
     return 1;
 }
 
-static void get_uint(struct loader *L, const char *ptr, long long min, long long max,
+void mb_cfg_get_uint(struct mb_config_loader *L, const char *ptr, long long min, long long max,
                      long long def, unsigned *out)
 {
     long long n;
-    get_int(L, ptr, min, max, def, &n);
+    mb_cfg_get_int(L, ptr, min, max, def, &n);
     *out = (unsigned)n;
 }
 
-static void get_size(struct loader *L, const char *ptr, long long min, long long max,
+void mb_cfg_get_size(struct mb_config_loader *L, const char *ptr, long long min, long long max,
                      long long def, size_t *out)
 {
     long long n;
-    get_int(L, ptr, min, max, def, &n);
+    mb_cfg_get_int(L, ptr, min, max, def, &n);
     *out = (size_t)n;
 }
 
 /* A number (integer or fraction) in [min, max]. */
-static void get_ratio(struct loader *L, const char *ptr, double min, double max, double def, double *out)
+void mb_cfg_get_ratio(struct mb_config_loader *L, const char *ptr, double min, double max, double def, double *out)
 {
-    json_t *v = lookup(L, ptr);
+    json_t *v = mb_cfg_lookup(L, ptr);
     *out = def;
     if (!v)
         return;
     double d;
     if (json_is_number(v)) {
         d = json_number_value(v);
-    } else if (json_is_string(v) && from_env(L, ptr)) {
+    } else if (json_is_string(v) && mb_cfg_from_env(L, ptr)) {
         char *end;
         d = strtod(json_string_value(v), &end);
         if (end == json_string_value(v) || *end) {
@@ -213,7 +200,7 @@ static void get_ratio(struct loader *L, const char *ptr, double min, double max,
             return;
         }
     } else {
-        ERR(L, ptr, "expected a number from %g to %g, got %s", min, max, type_name(v));
+        ERR(L, ptr, "expected a number from %g to %g, got %s", min, max, mb_cfg_type_name(v));
         return;
     }
     if (!(d >= min && d <= max)) {
@@ -224,11 +211,11 @@ static void get_ratio(struct loader *L, const char *ptr, double min, double max,
 }
 
 /* One of a fixed set of words (case-insensitive); stores the canonical spelling. */
-static void get_enum(struct loader *L, const char *ptr, const char *const *words, const char *def,
+void mb_cfg_get_enum(struct mb_config_loader *L, const char *ptr, const char *const *words, const char *def,
                      char **out)
 {
     char *s = NULL;
-    get_string(L, ptr, def, &s);
+    mb_cfg_get_string(L, ptr, def, &s);
     if (!s)
         return;
     for (size_t i = 0; words[i]; i++) {
@@ -248,15 +235,15 @@ static void get_enum(struct loader *L, const char *ptr, const char *const *words
     *out = strdup(def);
 }
 
-static void get_string_list(struct loader *L, const char *ptr, char ***items, size_t *count)
+void mb_cfg_get_string_list(struct mb_config_loader *L, const char *ptr, char ***items, size_t *count)
 {
-    json_t *v = lookup(L, ptr);
+    json_t *v = mb_cfg_lookup(L, ptr);
     *items = NULL;
     *count = 0;
     if (!v)
         return;
     if (!json_is_array(v)) {
-        ERR(L, ptr, "expected an array of strings, got %s", type_name(v));
+        ERR(L, ptr, "expected an array of strings, got %s", mb_cfg_type_name(v));
         return;
     }
     size_t n = json_array_size(v);
@@ -270,7 +257,7 @@ static void get_string_list(struct loader *L, const char *ptr, char ***items, si
         char ep[300];
         snprintf(ep, sizeof ep, "%s/%zu", ptr, i);
         if (!json_is_string(e) || !*json_string_value(e)) {
-            ERR(L, ep, "expected a non-empty string, got %s", type_name(e));
+            ERR(L, ep, "expected a non-empty string, got %s", mb_cfg_type_name(e));
             continue;
         }
         (*items)[(*count)++] = strdup(json_string_value(e));
@@ -342,15 +329,15 @@ static int is_comment_key(const char *k)
     return k[0] == '_' || k[0] == '$' || strncmp(k, "x-", 2) == 0 || strcmp(k, "comment") == 0;
 }
 
-static void check_groups(struct loader *L)
+static void check_groups(struct mb_config_loader *L)
 {
     for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
         const struct group *gr = &groups[g];
-        json_t *v = *gr->pointer ? lookup(L, gr->pointer) : L->cfg->root;
+        json_t *v = *gr->pointer ? mb_cfg_lookup(L, gr->pointer) : L->cfg->root;
         if (!v)
             continue;
         if (!json_is_object(v)) {
-            ERR(L, gr->pointer, "expected an object, got %s", type_name(v));
+            ERR(L, gr->pointer, "expected an object, got %s", mb_cfg_type_name(v));
             continue;
         }
         if (!gr->keys)
@@ -377,10 +364,10 @@ static void check_groups(struct loader *L)
 
 /* Reads a path option: relative ones are joined to the base directory, and the resolved
  * string is written back into root so modules reading root see the same path. */
-static void get_path(struct loader *L, const char *ptr, char **out)
+void mb_cfg_get_path(struct mb_config_loader *L, const char *ptr, char **out)
 {
     char *s = NULL;
-    get_string(L, ptr, NULL, &s);
+    mb_cfg_get_string(L, ptr, NULL, &s);
     free(*out);
     *out = NULL;
     if (!s)
@@ -404,14 +391,14 @@ static void get_path(struct loader *L, const char *ptr, char **out)
         snprintf(parent, sizeof parent, "%s", ptr);
         char *slash = strrchr(parent, '/');
         *slash = '\0';
-        json_t *obj = *parent ? lookup(L, parent) : L->cfg->root;
+        json_t *obj = *parent ? mb_cfg_lookup(L, parent) : L->cfg->root;
         if (json_is_object(obj))
             json_object_set_new(obj, slash + 1, json_string(s));
     }
     *out = s;
 }
 
-static void check_readable(struct loader *L, const char *ptr, const char *path, int want_dir)
+void mb_cfg_check_readable(struct mb_config_loader *L, const char *ptr, const char *path, int want_dir)
 {
     struct stat st;
     if (!path)
@@ -426,7 +413,7 @@ static void check_readable(struct loader *L, const char *ptr, const char *path, 
 
 /* ---- sections ---- */
 
-static int is_http_url(const char *s)
+int mb_cfg_is_http_url(const char *s)
 {
     return !strncasecmp(s, "http://", 7) || !strncasecmp(s, "https://", 8);
 }
@@ -437,39 +424,39 @@ static int is_loopback(const char *h)
            !strcasecmp(h, "localhost");
 }
 
-static void read_api(struct loader *L)
+static void read_api(struct mb_config_loader *L)
 {
     struct mb_config *c = L->cfg;
-    json_t *spec = lookup(L, "/api/openapi/spec_file");
+    json_t *spec = mb_cfg_lookup(L, "/api/openapi/spec_file");
     if (!spec)
         ERR(L, "/api/openapi/spec_file", "required: the path of the OpenAPI document (JSON or YAML)");
-    get_path(L, "/api/openapi/spec_file", &c->spec_file);
+    mb_cfg_get_path(L, "/api/openapi/spec_file", &c->spec_file);
     if (c->spec_file)
-        check_readable(L, "/api/openapi/spec_file", c->spec_file, 0);
-    get_string(L, "/api/openapi/spec_name", NULL, &c->spec_name);
+        mb_cfg_check_readable(L, "/api/openapi/spec_file", c->spec_file, 0);
+    mb_cfg_get_string(L, "/api/openapi/spec_name", NULL, &c->spec_name);
 
     char *api_url = NULL, *http_url = NULL;
-    get_string(L, "/api/openapi/base_url", NULL, &api_url);
-    get_string(L, "/runtime/http/base_url", NULL, &http_url);
-    if (api_url && !is_http_url(api_url))
+    mb_cfg_get_string(L, "/api/openapi/base_url", NULL, &api_url);
+    mb_cfg_get_string(L, "/runtime/http/base_url", NULL, &http_url);
+    if (api_url && !mb_cfg_is_http_url(api_url))
         ERR(L, "/api/openapi/base_url", "expected an http:// or https:// URL, got \"%.60s\"", api_url);
-    if (http_url && !is_http_url(http_url))
+    if (http_url && !mb_cfg_is_http_url(http_url))
         ERR(L, "/runtime/http/base_url", "expected an http:// or https:// URL, got \"%.60s\"", http_url);
     c->base_url = api_url ? api_url : http_url;
     if (api_url)
         free(http_url);
 }
 
-static void read_transport(struct loader *L)
+static void read_transport(struct mb_config_loader *L)
 {
     struct mb_config *c = L->cfg;
     static const char *const types[] = { "streamable-http", "sse", NULL };
-    get_enum(L, "/runtime/server/transport/type", types, "streamable-http", &c->transport_type);
+    mb_cfg_get_enum(L, "/runtime/server/transport/type", types, "streamable-http", &c->transport_type);
     if (c->transport_type && strcmp(c->transport_type, "sse") == 0)
         ERR(L, "/runtime/server/transport/type",
             "the sse transport is not implemented; use \"streamable-http\" (clients of the "
             "2025-03-26 protocol and later speak it)");
-    get_string(L, "/runtime/server/transport/host", "127.0.0.1", &c->host);
+    mb_cfg_get_string(L, "/runtime/server/transport/host", "127.0.0.1", &c->host);
     if (c->host && !*c->host)
         ERR(L, "/runtime/server/transport/host", "the host is empty");
     else if (c->host && !is_loopback(c->host))
@@ -477,32 +464,32 @@ static void read_transport(struct loader *L)
              "binding to \"%s\" makes the server reachable from the network; turn on "
              "authentication and TLS, or use 127.0.0.1 behind a proxy", c->host);
     long long port;
-    get_int(L, "/runtime/server/transport/port", 0, 65535, 8500, &port);
+    mb_cfg_get_int(L, "/runtime/server/transport/port", 0, 65535, 8500, &port);
     c->port = (int)port;
-    get_string(L, "/runtime/server/transport/path", "/mcp", &c->path);
+    mb_cfg_get_string(L, "/runtime/server/transport/path", "/mcp", &c->path);
     if (c->path && (c->path[0] != '/' || strlen(c->path) > 256 || strpbrk(c->path, "?# \t\r\n")))
         ERR(L, "/runtime/server/transport/path",
             "expected an absolute URL path such as \"/mcp\" (no query, fragment or spaces)");
-    get_string_list(L, "/runtime/server/transport/allowed_origins", &c->allowed_origins,
+    mb_cfg_get_string_list(L, "/runtime/server/transport/allowed_origins", &c->allowed_origins,
                     &c->allowed_origin_count);
-    get_string_list(L, "/runtime/server/transport/allowed_hosts", &c->allowed_hosts,
+    mb_cfg_get_string_list(L, "/runtime/server/transport/allowed_hosts", &c->allowed_hosts,
                     &c->allowed_host_count);
 
     /* TLS: stored in root for the HTTP layer; paths resolved and checked here. */
-    json_t *tls = lookup(L, "/runtime/server/transport/tls");
+    json_t *tls = mb_cfg_lookup(L, "/runtime/server/transport/tls");
     if (json_is_object(tls) && json_object_size(tls)) {
         static const char *const files[] = { "certfile", "keyfile", "client_cafile" };
         char *paths[3] = { NULL, NULL, NULL };
         for (size_t i = 0; i < 3; i++) {
             char ptr[128];
             snprintf(ptr, sizeof ptr, "/runtime/server/transport/tls/%s", files[i]);
-            get_path(L, ptr, &paths[i]);
-            check_readable(L, ptr, paths[i], 0);
+            mb_cfg_get_path(L, ptr, &paths[i]);
+            mb_cfg_check_readable(L, ptr, paths[i], 0);
             if (paths[i] && access(paths[i], F_OK) == 0 && access(paths[i], R_OK) != 0)
                 ERR(L, ptr, "cannot read '%s': %s", paths[i], strerror(errno));
         }
         bool require_cert;
-        get_bool(L, "/runtime/server/transport/tls/require_client_cert", false, &require_cert);
+        mb_cfg_get_bool(L, "/runtime/server/transport/tls/require_client_cert", false, &require_cert);
         if (!paths[0] || !paths[1])
             ERR(L, "/runtime/server/transport/tls", "needs both certfile and keyfile");
         if (require_cert && !paths[2])
@@ -543,20 +530,20 @@ static int parse_workers(const char *s)
     return (int)n;
 }
 
-static void read_server(struct loader *L)
+static void read_server(struct mb_config_loader *L)
 {
     struct mb_config *c = L->cfg;
-    get_uint(L, "/runtime/server/max_connections_per_worker", 1, 1000000, 10000,
+    mb_cfg_get_uint(L, "/runtime/server/max_connections_per_worker", 1, 1000000, 10000,
              &c->max_connections_per_worker);
-    get_size(L, "/runtime/server/max_header_bytes", 1024, 1048576, 16384, &c->max_header_bytes);
-    get_uint(L, "/runtime/server/timeouts/header_ms", 100, 3600000, 10000, &c->header_timeout_ms);
-    get_uint(L, "/runtime/server/timeouts/body_ms", 100, 3600000, 10000, &c->body_timeout_ms);
-    get_uint(L, "/runtime/server/timeouts/idle_ms", 100, 86400000, 60000, &c->idle_timeout_ms);
+    mb_cfg_get_size(L, "/runtime/server/max_header_bytes", 1024, 1048576, 16384, &c->max_header_bytes);
+    mb_cfg_get_uint(L, "/runtime/server/timeouts/header_ms", 100, 3600000, 10000, &c->header_timeout_ms);
+    mb_cfg_get_uint(L, "/runtime/server/timeouts/body_ms", 100, 3600000, 10000, &c->body_timeout_ms);
+    mb_cfg_get_uint(L, "/runtime/server/timeouts/idle_ms", 100, 86400000, 60000, &c->idle_timeout_ms);
     long long grace;
-    get_int(L, "/runtime/server/shutdown_grace_seconds", 0, 3600, 10, &grace);
+    mb_cfg_get_int(L, "/runtime/server/shutdown_grace_seconds", 0, 3600, 10, &grace);
     c->shutdown_grace_ms = (unsigned)grace * 1000u;
 
-    json_t *w = lookup(L, "/runtime/server/workers");
+    json_t *w = mb_cfg_lookup(L, "/runtime/server/workers");
     c->workers = 0;
     if (json_is_string(w)) {
         c->workers = parse_workers(json_string_value(w));
@@ -568,18 +555,18 @@ static void read_server(struct loader *L)
         }
     } else if (w) {
         long long n;
-        if (get_int(L, "/runtime/server/workers", 1, MAX_WORKERS, 0, &n))
+        if (mb_cfg_get_int(L, "/runtime/server/workers", 1, MAX_WORKERS, 0, &n))
             c->workers = (int)n;
     }
 
-    get_string(L, "/runtime/server/session/secret", NULL, &c->session_secret);
+    mb_cfg_get_string(L, "/runtime/server/session/secret", NULL, &c->session_secret);
     if (c->session_secret && strlen(c->session_secret) < 16)
         ERR(L, "/runtime/server/session/secret",
             "too short: use at least 16 characters (32 random bytes in hex is best)");
-    get_uint(L, "/runtime/server/session/ttl_seconds", 1, 31536000, 86400, &c->session_ttl_seconds);
-    get_bool(L, "/runtime/server/session/enabled", true, &c->sessions_enabled);
+    mb_cfg_get_uint(L, "/runtime/server/session/ttl_seconds", 1, 31536000, 86400, &c->session_ttl_seconds);
+    mb_cfg_get_bool(L, "/runtime/server/session/enabled", true, &c->sessions_enabled);
 
-    get_size(L, "/runtime/max_request_bytes", 256, 104857600, 10240, &c->max_request_bytes);
+    mb_cfg_get_size(L, "/runtime/max_request_bytes", 256, 104857600, 10240, &c->max_request_bytes);
     if (c->max_request_bytes > PROD_REQUEST_WARN)
         WARN(L, "/runtime/max_request_bytes",
              "%zu bytes is above the 100 KB recommended for production", c->max_request_bytes);
@@ -597,19 +584,19 @@ static int is_token(const char *s)
 }
 
 /* One guard policy read from the group at prefix (global, or one tools entry inheriting base). */
-static void read_guard_policy(struct loader *L, const char *prefix, const struct mb_guard_policy *base,
+static void read_guard_policy(struct mb_config_loader *L, const char *prefix, const struct mb_guard_policy *base,
                               struct mb_guard_policy *out)
 {
     static const char *const modes[] = { "trim", "block", "warn", NULL };
     char ptr[512];
     *out = *base;
     snprintf(ptr, sizeof ptr, "%s/enabled", prefix);
-    if (lookup(L, ptr))
-        get_bool(L, ptr, base->enabled, &out->enabled);
+    if (mb_cfg_lookup(L, ptr))
+        mb_cfg_get_bool(L, ptr, base->enabled, &out->enabled);
     snprintf(ptr, sizeof ptr, "%s/mode", prefix);
-    if (lookup(L, ptr)) {
+    if (mb_cfg_lookup(L, ptr)) {
         char *mode = NULL;
-        get_enum(L, ptr, modes, modes[base->mode], &mode);
+        mb_cfg_get_enum(L, ptr, modes, modes[base->mode], &mode);
         for (int i = 0; mode && modes[i]; i++)
             if (strcmp(mode, modes[i]) == 0)
                 out->mode = i;
@@ -617,22 +604,22 @@ static void read_guard_policy(struct loader *L, const char *prefix, const struct
     }
     long long n;
     snprintf(ptr, sizeof ptr, "%s/max_array_items", prefix);
-    if (get_int(L, ptr, 1, 1000000, base->max_array_items, &n))
+    if (mb_cfg_get_int(L, ptr, 1, 1000000, base->max_array_items, &n))
         out->max_array_items = (unsigned)n;
     snprintf(ptr, sizeof ptr, "%s/max_response_bytes", prefix);
-    if (get_int(L, ptr, 1024, 1073741824, (long long)base->max_response_bytes, &n))
+    if (mb_cfg_get_int(L, ptr, 1024, 1073741824, (long long)base->max_response_bytes, &n))
         out->max_response_bytes = (size_t)n;
     snprintf(ptr, sizeof ptr, "%s/max_string_bytes", prefix);
-    if (get_int(L, ptr, 0, 1073741824, (long long)base->max_string_bytes, &n))
+    if (mb_cfg_get_int(L, ptr, 0, 1073741824, (long long)base->max_string_bytes, &n))
         out->max_string_bytes = (size_t)n;
     snprintf(ptr, sizeof ptr, "%s/max_depth", prefix);
-    if (get_int(L, ptr, 1, 256, base->max_depth, &n))
+    if (mb_cfg_get_int(L, ptr, 1, 256, base->max_depth, &n))
         out->max_depth = (unsigned)n;
 }
 
 /* runtime.http.response_guard beyond the four documented keys: string and depth caps, the
  * pagination signal and per-tool overrides ("tools": {"<name or pattern>": {...}}). */
-static void load_guard(struct loader *L, struct mb_config *c)
+static void load_guard(struct mb_config_loader *L, struct mb_config *c)
 {
     static const char *const modes[] = { "trim", "block", "warn", NULL };
     struct mb_guard_policy base = {
@@ -644,20 +631,20 @@ static void load_guard(struct loader *L, struct mb_config *c)
             base.mode = i;
     /* The four documented keys were read above; only the additions are read here. */
     c->guard = base;
-    get_size(L, "/runtime/http/response_guard/max_string_bytes", 0, 1073741824, 65536,
+    mb_cfg_get_size(L, "/runtime/http/response_guard/max_string_bytes", 0, 1073741824, 65536,
              &c->guard.max_string_bytes);
-    get_uint(L, "/runtime/http/response_guard/max_depth", 1, 256, 64, &c->guard.max_depth);
-    get_ratio(L, "/runtime/http/response_guard/near_limit_ratio", 0.05, 1.0, 0.8, &c->guard_near_ratio);
-    get_uint(L, "/runtime/http/response_guard/pagination_signal/window", 1, 10000, 100,
+    mb_cfg_get_uint(L, "/runtime/http/response_guard/max_depth", 1, 256, 64, &c->guard.max_depth);
+    mb_cfg_get_ratio(L, "/runtime/http/response_guard/near_limit_ratio", 0.05, 1.0, 0.8, &c->guard_near_ratio);
+    mb_cfg_get_uint(L, "/runtime/http/response_guard/pagination_signal/window", 1, 10000, 100,
              &c->guard_signal_window);
-    get_ratio(L, "/runtime/http/response_guard/pagination_signal/ratio", 0.01, 1.0, 0.5,
+    mb_cfg_get_ratio(L, "/runtime/http/response_guard/pagination_signal/ratio", 0.01, 1.0, 0.5,
               &c->guard_signal_ratio);
-    json_t *tools = lookup(L, "/runtime/http/response_guard/tools");
+    json_t *tools = mb_cfg_lookup(L, "/runtime/http/response_guard/tools");
     if (!tools)
         return;
     if (!json_is_object(tools)) {
         ERR(L, "/runtime/http/response_guard/tools", "expected an object of tool name -> guard settings, got %s",
-            type_name(tools));
+            mb_cfg_type_name(tools));
         return;
     }
     c->guard_overrides = calloc(json_object_size(tools) + 1, sizeof *c->guard_overrides);
@@ -679,7 +666,7 @@ static void load_guard(struct loader *L, struct mb_config *c)
         }
         if (!json_is_object(entry)) {
             ERR(L, prefix, "expected an object of guard settings (enabled, mode, max_array_items, "
-                "max_response_bytes, max_string_bytes, max_depth), got %s", type_name(entry));
+                "max_response_bytes, max_string_bytes, max_depth), got %s", mb_cfg_type_name(entry));
             continue;
         }
         const char *k;
@@ -714,10 +701,10 @@ const struct mb_guard_policy *mb_config_guard_policy(const struct mb_config *cfg
     return &cfg->guard;
 }
 
-static void read_http(struct loader *L)
+static void read_http(struct mb_config_loader *L)
 {
     struct mb_config *c = L->cfg;
-    json_t *h = lookup(L, "/runtime/http/default_headers");
+    json_t *h = mb_cfg_lookup(L, "/runtime/http/default_headers");
     c->default_headers = json_is_object(h) ? h : NULL;
     const char *name;
     json_t *v;
@@ -729,52 +716,52 @@ static void read_http(struct loader *L)
             if (!is_token(name))
                 ERR(L, ptr, "\"%.60s\" is not a valid header name", name);
             else if (!json_is_string(v))
-                ERR(L, ptr, "expected a string, got %s", type_name(v));
+                ERR(L, ptr, "expected a string, got %s", mb_cfg_type_name(v));
             else if (strpbrk(json_string_value(v), "\r\n"))
                 ERR(L, ptr, "header values may not contain line breaks");
         }
     }
-    get_bool(L, "/runtime/http/accept_encoding", false, &c->accept_encoding);
-    get_uint(L, "/runtime/http/limits/max_connections", 1, 100000, 100, &c->http_max_connections);
-    get_uint(L, "/runtime/http/limits/max_keepalive_connections", 0, 100000, 20,
+    mb_cfg_get_bool(L, "/runtime/http/accept_encoding", false, &c->accept_encoding);
+    mb_cfg_get_uint(L, "/runtime/http/limits/max_connections", 1, 100000, 100, &c->http_max_connections);
+    mb_cfg_get_uint(L, "/runtime/http/limits/max_keepalive_connections", 0, 100000, 20,
              &c->http_max_keepalive);
-    get_uint(L, "/runtime/http/limits/connect_timeout_ms", 1, 600000, 5000,
+    mb_cfg_get_uint(L, "/runtime/http/limits/connect_timeout_ms", 1, 600000, 5000,
              &c->http_connect_timeout_ms);
-    get_bool(L, "/runtime/http/response_guard/enabled", true, &c->guard_enabled);
+    mb_cfg_get_bool(L, "/runtime/http/response_guard/enabled", true, &c->guard_enabled);
     static const char *const modes[] = { "trim", "block", "warn", NULL };
-    get_enum(L, "/runtime/http/response_guard/mode", modes, "trim", &c->guard_mode);
-    get_uint(L, "/runtime/http/response_guard/max_array_items", 1, 1000000, 50,
+    mb_cfg_get_enum(L, "/runtime/http/response_guard/mode", modes, "trim", &c->guard_mode);
+    mb_cfg_get_uint(L, "/runtime/http/response_guard/max_array_items", 1, 1000000, 50,
              &c->guard_max_array_items);
-    get_size(L, "/runtime/http/response_guard/max_response_bytes", 1024, 1073741824, 1048576,
+    mb_cfg_get_size(L, "/runtime/http/response_guard/max_response_bytes", 1024, 1073741824, 1048576,
              &c->max_response_bytes);
     load_guard(L, c);
     /* TLS towards upstreams: file options resolved like the others. */
-    json_t *tls = lookup(L, "/runtime/http/tls");
+    json_t *tls = mb_cfg_lookup(L, "/runtime/http/tls");
     if (json_is_object(tls)) {
         static const char *const files[] = { "certfile", "keyfile", "cafile", "ca_file",
                                              "client_cafile", "ca_bundle" };
         for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
             char ptr[128], *p = NULL;
             snprintf(ptr, sizeof ptr, "/runtime/http/tls/%s", files[i]);
-            if (json_is_string(lookup(L, ptr))) {
-                get_path(L, ptr, &p);
-                check_readable(L, ptr, p, 0);
+            if (json_is_string(mb_cfg_lookup(L, ptr))) {
+                mb_cfg_get_path(L, ptr, &p);
+                mb_cfg_check_readable(L, ptr, p, 0);
                 free(p);
             }
         }
     }
 }
 
-static void read_middleware(struct loader *L)
+static void read_middleware(struct mb_config_loader *L)
 {
     struct mb_config *c = L->cfg;
-    get_bool(L, "/runtime/middleware/request_timeout/enabled", true, &c->request_timeout_enabled);
-    get_uint(L, "/runtime/middleware/request_timeout/timeout_ms", 1, 3600000, 500,
+    mb_cfg_get_bool(L, "/runtime/middleware/request_timeout/enabled", true, &c->request_timeout_enabled);
+    mb_cfg_get_uint(L, "/runtime/middleware/request_timeout/timeout_ms", 1, 3600000, 500,
              &c->request_timeout_ms);
-    get_bool(L, "/runtime/middleware/method_validation/enabled", true, &c->method_validation);
-    get_bool(L, "/runtime/middleware/error_handling/include_traceback", false,
+    mb_cfg_get_bool(L, "/runtime/middleware/method_validation/enabled", true, &c->method_validation);
+    mb_cfg_get_bool(L, "/runtime/middleware/error_handling/include_traceback", false,
              &c->include_traceback);
-    get_bool(L, "/runtime/middleware/logging/include_payloads", false, &c->include_payloads);
+    mb_cfg_get_bool(L, "/runtime/middleware/logging/include_payloads", false, &c->include_payloads);
     if (c->include_payloads)
         WARN(L, "/runtime/middleware/logging/include_payloads",
              "payload logging may write personal data to the logs");
@@ -785,31 +772,31 @@ static void read_middleware(struct loader *L)
         char ptr[128];
         bool ignored;
         snprintf(ptr, sizeof ptr, "/runtime/middleware/%s/enabled", subs[i]);
-        get_bool(L, ptr, false, &ignored);
+        mb_cfg_get_bool(L, ptr, false, &ignored);
     }
 }
 
-static void read_assistant(struct loader *L)
+static void read_assistant(struct mb_config_loader *L)
 {
     struct mb_config *c = L->cfg;
-    get_path(L, "/assistant/prompts/dir", &c->prompts_dir);
-    check_readable(L, "/assistant/prompts/dir", c->prompts_dir, 1);
-    get_size(L, "/assistant/prompts/max_total_bytes", 1, 1073741824, 262144,
+    mb_cfg_get_path(L, "/assistant/prompts/dir", &c->prompts_dir);
+    mb_cfg_check_readable(L, "/assistant/prompts/dir", c->prompts_dir, 1);
+    mb_cfg_get_size(L, "/assistant/prompts/max_total_bytes", 1, 1073741824, 262144,
              &c->prompts_max_total_bytes);
-    get_path(L, "/assistant/resources/dir", &c->resources_dir);
-    check_readable(L, "/assistant/resources/dir", c->resources_dir, 1);
-    get_size(L, "/assistant/resources/max_file_bytes", 1, 1073741824, 1048576,
+    mb_cfg_get_path(L, "/assistant/resources/dir", &c->resources_dir);
+    mb_cfg_check_readable(L, "/assistant/resources/dir", c->resources_dir, 1);
+    mb_cfg_get_size(L, "/assistant/resources/max_file_bytes", 1, 1073741824, 1048576,
              &c->resources_max_file_bytes);
     char *ctx = NULL;
-    if (json_is_string(lookup(L, "/openapi_visibility/context_dir")))
-        get_path(L, "/openapi_visibility/context_dir", &ctx);
+    if (json_is_string(mb_cfg_lookup(L, "/openapi_visibility/context_dir")))
+        mb_cfg_get_path(L, "/openapi_visibility/context_dir", &ctx);
     free(ctx);
 }
 
-static void read_logging(struct loader *L)
+static void read_logging(struct mb_config_loader *L)
 {
     struct mb_config *c = L->cfg;
-    get_string(L, "/observability/logging/level", "INFO", &c->log_level);
+    mb_cfg_get_string(L, "/observability/logging/level", "INFO", &c->log_level);
     if (c->log_level && mb_log_level_parse(c->log_level) < 0) {
         ERR(L, "/observability/logging/level",
             "unknown level \"%.40s\" (expected DEBUG, INFO, WARNING, ERROR, CRITICAL or OFF)",
@@ -820,10 +807,10 @@ static void read_logging(struct loader *L)
     }
     char *format = NULL;
     static const char *const formats[] = { "text", "json", NULL };
-    get_enum(L, "/observability/logging/format", formats, "text", &format);
-    get_bool(L, "/observability/logging/json", format && !strcmp(format, "json"), &c->log_json);
+    mb_cfg_get_enum(L, "/observability/logging/format", formats, "text", &format);
+    mb_cfg_get_bool(L, "/observability/logging/json", format && !strcmp(format, "json"), &c->log_json);
     free(format);
-    json_t *loggers = lookup(L, "/observability/logging/loggers");
+    json_t *loggers = mb_cfg_lookup(L, "/observability/logging/loggers");
     c->log_loggers = json_is_object(loggers) ? loggers : NULL;
     const char *name;
     json_t *v;
@@ -838,13 +825,13 @@ static void read_logging(struct loader *L)
     }
 }
 
-static void read_identity(struct loader *L)
+static void read_identity(struct mb_config_loader *L)
 {
     struct mb_config *c = L->cfg;
-    get_string(L, "/server/name", "mcpbridge", &c->server_name);
+    mb_cfg_get_string(L, "/server/name", "mcpbridge", &c->server_name);
     if (c->server_name && !*c->server_name)
         ERR(L, "/server/name", "the name is empty");
-    get_string(L, "/server/instructions", NULL, &c->instructions);
+    mb_cfg_get_string(L, "/server/instructions", NULL, &c->instructions);
 }
 
 /* ---- load ---- */
@@ -869,7 +856,7 @@ static int build(const char *source, struct mb_doc *doc, const char *base_dir,
 {
     int rc = -1;
     struct mb_config *c = calloc(1, sizeof *c);
-    struct loader L = { .cfg = c, .doc = doc, .file = source, .diags = diags };
+    struct mb_config_loader L = { .cfg = c, .doc = doc, .file = source, .diags = diags };
     *out = NULL;
     if (!c) {
         mb_doc_destroy(doc);
@@ -887,7 +874,7 @@ static int build(const char *source, struct mb_doc *doc, const char *base_dir,
     }
     if (!json_is_object(c->root)) {
         mb_diags_add(diags, source, mb_doc_line(doc, ""), "the configuration must be an object, got %s",
-                     type_name(c->root));
+                     mb_cfg_type_name(c->root));
         goto done;
     }
     L.errors += mb_config_expand_env(c->root, doc, source, L.changed, diags);
