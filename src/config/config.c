@@ -282,7 +282,7 @@ static const struct group groups[] = {
                "server") },
     { "/api", KEYS("openapi", "routes", "tools", "helper_tools") },
     { "/api/openapi", KEYS("spec_file", "base_url", "spec_name", "tool_name_max_length") },
-    { "/runtime", KEYS("server", "http", "max_request_bytes", "middleware") },
+    { "/runtime", KEYS("server", "http", "max_request_bytes", "middleware", "redis") },
     { "/runtime/server", KEYS("transport", "max_connections_per_worker", "max_header_bytes",
                               "timeouts", "shutdown_grace_seconds", "workers", "session") },
     { "/runtime/server/transport", KEYS("type", "host", "port", "path", "tls", "allowed_origins",
@@ -312,7 +312,7 @@ static const struct group groups[] = {
     { "/runtime/middleware/request_timeout", KEYS("enabled", "timeout_ms") },
     { "/runtime/middleware/method_validation", KEYS("enabled") },
     { "/runtime/middleware/circuit_breaker", KEYS("enabled", "error_threshold", "window_seconds",
-                                                  "min_requests") },
+                                                  "min_requests", "open_seconds") },
     { "/runtime/middleware/validation_diagnostics", NULL },
     { "/assistant", KEYS("prompts", "resources") },
     { "/assistant/prompts", KEYS("dir", "max_total_bytes") },
@@ -887,6 +887,7 @@ static int build(const char *source, struct mb_doc *doc, const char *base_dir,
     read_assistant(&L);
     read_logging(&L);
     read_identity(&L);
+    mb_config_read_security(&L, &c->security);
     if (L.errors == 0)
         rc = 0;
 done:
@@ -960,6 +961,7 @@ void mb_config_destroy(struct mb_config *cfg)
     free_list(cfg->allowed_hosts, cfg->allowed_host_count);
     free(cfg->session_secret);
     free(cfg->guard_mode);
+    mb_security_config_dispose(&cfg->security);
     for (size_t i = 0; i < cfg->guard_override_count; i++)
         free(cfg->guard_overrides[i].pattern);
     free(cfg->guard_overrides);

@@ -13,6 +13,7 @@
 
 #include "common/diag.h"
 #include "common/doc.h"
+#include "config/security_config.h"
 
 /* The response guard's settings for one tool (runtime.http.response_guard, or an entry of its
  * "tools" object, which inherits every key it does not set from the global group). */
@@ -88,6 +89,9 @@ struct mb_config {
     unsigned request_timeout_ms;          /* middleware.request_timeout.timeout_ms, default 500 (documented) */
     bool method_validation;               /* middleware.method_validation.enabled, default true */
     bool include_traceback;               /* middleware.error_handling.include_traceback, default false */
+
+    /* security.*, runtime.middleware.rate_limiting / circuit_breaker, runtime.redis */
+    struct mb_security_config security;
 
     /* assistant / resources */
     char *prompts_dir;                    /* assistant.prompts.dir, may be NULL */

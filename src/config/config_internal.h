@@ -83,4 +83,8 @@ void mb_cfg_check_readable(struct mb_config_loader *L, const char *ptr, const ch
 /* True for http:// and https:// URLs. */
 int mb_cfg_is_http_url(const char *s);
 
+/* security_config.c: reads the security groups into sec (errors through L). */
+struct mb_security_config;
+void mb_config_read_security(struct mb_config_loader *L, struct mb_security_config *sec);
+
 #endif

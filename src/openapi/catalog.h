@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "common/diag.h"
@@ -136,6 +137,18 @@ char *mb_catalog_tag_normalize(const char *tag);
 /* The prepared tools/list result for a cursor (NULL or "" = first page). Returns the bytes of
  * the result object and its length in *len, or NULL when the cursor is not one we issued. */
 const char *mb_catalog_page(const struct mb_catalog *cat, const char *cursor, size_t *len);
+
+/* A tools/list for a subset of the catalog (the tools a caller's scopes allow): pages built
+ * once from the listed tools for which visible() returns true, with cursors salted by salt so
+ * they are only valid in this view. The view borrows cat, which must outlive it. NULL on
+ * allocation failure. */
+struct mb_catalog_view;
+struct mb_catalog_view *mb_catalog_view_create(const struct mb_catalog *cat,
+                                               bool (*visible)(void *data, const struct mb_tool *t),
+                                               void *data, uint32_t salt);
+/* Same contract as mb_catalog_page, for the view. */
+const char *mb_catalog_view_page(const struct mb_catalog_view *v, const char *cursor, size_t *len);
+void mb_catalog_view_destroy(struct mb_catalog_view *v);
 
 /* Checks arguments against the tool's inputSchema (types, required, enum, bounds, string
  * lengths and patterns, additionalProperties). Returns 0, or -1 with a message for the model

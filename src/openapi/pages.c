@@ -4,6 +4,8 @@
  * "c<page>.<8 hex>" where the hex is a fingerprint of the catalog, so a cursor issued by an
  * older catalog (before a reload) is refused instead of paging wrongly. */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,28 +74,32 @@ static void cursor_text(const struct mb_catalog *cat, size_t page, char *out, si
     snprintf(out, outlen, "c%zu.%08x", page, fp);
 }
 
-int mb_oa_pages_build(struct mb_catalog *cat, size_t page_size)
+/* Serializes the listed tools for which visible() is true (NULL: all) into pages of
+ * cat->page_size; salt goes into the cursors (views of one catalog do not share cursors).
+ * Returns 0 or -ENOMEM; on failure what was built is left for the caller to free. */
+static int build_pages(const struct mb_catalog *cat, bool (*visible)(void *data, const struct mb_tool *t),
+                       void *data, uint32_t salt, char ***pages_out, size_t **lens_out, size_t *count_out)
 {
-    int rc = -ENOMEM;
-    cat->page_size = page_size ? page_size : 100;
-    /* Pages hold the listed tools only: in meta mode the operations are unlisted. */
     size_t listed = 0;
     for (size_t i = 0; i < cat->tool_count; i++)
-        listed += !cat->tools[i].unlisted;
+        listed += !cat->tools[i].unlisted && (!visible || visible(data, &cat->tools[i]));
     size_t count = listed ? (listed + cat->page_size - 1) / cat->page_size : 1;
-    cat->pages = calloc(count, sizeof *cat->pages);
-    cat->page_lens = calloc(count, sizeof *cat->page_lens);
-    if (!cat->pages || !cat->page_lens)
-        goto done;
+    char **pages = calloc(count, sizeof *pages);
+    size_t *lens = calloc(count, sizeof *lens);
+    *pages_out = pages;
+    *lens_out = lens;
+    *count_out = 0;
+    if (!pages || !lens)
+        return -ENOMEM;
     size_t next = 0; /* the next tool to consider */
     for (size_t p = 0; p < count; p++) {
         json_t *result = json_object(), *tools = json_array();
         if (!result || !tools || json_object_set_new(result, "tools", tools)) {
             json_decref(result);
-            goto done;
+            return -ENOMEM;
         }
         for (size_t n = 0; n < cat->page_size && next < cat->tool_count; next++) {
-            if (cat->tools[next].unlisted)
+            if (cat->tools[next].unlisted || (visible && !visible(data, &cat->tools[next])))
                 continue;
             json_array_append(tools, cat->tools[next].definition);
             n++;
@@ -101,18 +107,94 @@ int mb_oa_pages_build(struct mb_catalog *cat, size_t page_size)
         if (p + 1 < count) {
             char cur[32];
             cursor_text(cat, p + 1, cur, sizeof cur);
+            if (salt) {
+                char *dot = strchr(cur, '.');
+                unsigned fp = (unsigned)strtoul(dot + 1, NULL, 16) ^ salt;
+                snprintf(dot + 1, sizeof cur - (size_t)(dot + 1 - cur), "%08x", fp);
+            }
             json_object_set_new(result, "nextCursor", json_string(cur));
         }
-        cat->pages[p] = json_dumps(result, JSON_COMPACT);
+        pages[p] = json_dumps(result, JSON_COMPACT);
         json_decref(result);
-        if (!cat->pages[p])
-            goto done;
-        cat->page_lens[p] = strlen(cat->pages[p]);
-        cat->page_count = p + 1;
+        if (!pages[p])
+            return -ENOMEM;
+        lens[p] = strlen(pages[p]);
+        *count_out = p + 1;
     }
-    rc = 0;
-done:
-    return rc;
+    return 0;
+}
+
+int mb_oa_pages_build(struct mb_catalog *cat, size_t page_size)
+{
+    cat->page_size = page_size ? page_size : 100;
+    /* Pages hold the listed tools only: in meta mode the operations are unlisted. */
+    return build_pages(cat, NULL, NULL, 0, &cat->pages, &cat->page_lens, &cat->page_count);
+}
+
+/* Page number of a cursor (NULL or "" = 0) for a catalog and salt, or -1 when it is not one. */
+static long cursor_page(const struct mb_catalog *cat, uint32_t salt, size_t page_count, const char *cursor)
+{
+    if (!cursor || !*cursor)
+        return 0;
+    if (cursor[0] != 'c' || strlen(cursor) > 31)
+        return -1;
+    char *end;
+    unsigned long long n = strtoull(cursor + 1, &end, 10);
+    if (end == cursor + 1 || *end != '.' || n == 0 || n >= page_count)
+        return -1;
+    char expect[32];
+    cursor_text(cat, (size_t)n, expect, sizeof expect);
+    if (salt) {
+        char *dot = strchr(expect, '.');
+        unsigned fp = (unsigned)strtoul(dot + 1, NULL, 16) ^ salt;
+        snprintf(dot + 1, sizeof expect - (size_t)(dot + 1 - expect), "%08x", fp);
+    }
+    return strcmp(expect, cursor) == 0 ? (long)n : -1;
+}
+
+struct mb_catalog_view {
+    const struct mb_catalog *cat;
+    uint32_t salt;
+    char **pages;
+    size_t *page_lens;
+    size_t page_count;
+};
+
+struct mb_catalog_view *mb_catalog_view_create(const struct mb_catalog *cat,
+                                               bool (*visible)(void *data, const struct mb_tool *t),
+                                               void *data, uint32_t salt)
+{
+    struct mb_catalog_view *v = calloc(1, sizeof *v);
+    if (!v)
+        return NULL;
+    v->cat = cat;
+    v->salt = salt ? salt : 1;
+    if (build_pages(cat, visible, data, v->salt, &v->pages, &v->page_lens, &v->page_count) != 0) {
+        mb_catalog_view_destroy(v);
+        return NULL;
+    }
+    return v;
+}
+
+const char *mb_catalog_view_page(const struct mb_catalog_view *v, const char *cursor, size_t *len)
+{
+    long page = v && v->page_count ? cursor_page(v->cat, v->salt, v->page_count, cursor) : -1;
+    if (page < 0)
+        return NULL;
+    if (len)
+        *len = v->page_lens[page];
+    return v->pages[page];
+}
+
+void mb_catalog_view_destroy(struct mb_catalog_view *v)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < v->page_count; i++)
+        free(v->pages[i]);
+    free(v->pages);
+    free(v->page_lens);
+    free(v);
 }
 
 void mb_oa_pages_free(struct mb_catalog *cat)
@@ -134,22 +216,9 @@ void mb_oa_pages_free(struct mb_catalog *cat)
 
 const char *mb_catalog_page(const struct mb_catalog *cat, const char *cursor, size_t *len)
 {
-    size_t page = 0;
-    if (!cat || cat->page_count == 0)
+    long page = cat && cat->page_count ? cursor_page(cat, 0, cat->page_count, cursor) : -1;
+    if (page < 0)
         return NULL;
-    if (cursor && *cursor) {
-        if (cursor[0] != 'c' || strlen(cursor) > 31)
-            return NULL;
-        char *end;
-        unsigned long long n = strtoull(cursor + 1, &end, 10);
-        if (end == cursor + 1 || *end != '.' || n == 0 || n >= cat->page_count)
-            return NULL;
-        char expect[32];
-        cursor_text(cat, (size_t)n, expect, sizeof expect);
-        if (strcmp(expect, cursor) != 0)
-            return NULL;
-        page = (size_t)n;
-    }
     if (len)
         *len = cat->page_lens[page];
     return cat->pages[page];
