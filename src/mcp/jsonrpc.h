@@ -18,6 +18,10 @@
 #define MB_JSONRPC_INTERNAL_ERROR    (-32603)
 #define MB_JSONRPC_SESSION_NOT_FOUND (-32001)
 #define MB_JSONRPC_RESOURCE_NOT_FOUND (-32002)
+/* mcpbridge's server-defined codes (JSON-RPC reserves -32000..-32099 for them). */
+#define MB_JSONRPC_UNAUTHORIZED      (-32010) /* no or bad credentials (HTTP 401 beside it) */
+#define MB_JSONRPC_FORBIDDEN         (-32011) /* insufficient scope (HTTP 403 beside it, or in a batch) */
+#define MB_JSONRPC_RATE_LIMITED      (-32029) /* rate limit: data.retryAfterMs says when to retry */
 
 enum mb_jsonrpc_kind {
     MB_JSONRPC_INVALID = 0,
