@@ -5,7 +5,12 @@
  * order: the head writes straight to the socket, later ones keep their output in memory
  * until they become the head. One timer per connection serves the header, body, idle,
  * linger and close deadlines. Nothing is freed inside a handler's call: connections go away
- * in libuv close callbacks, exchanges when answered (or aborted) and no longer needed. */
+ * in libuv close callbacks, exchanges when answered (or aborted) and no longer needed.
+ * TLS sits at the two ends only (conn_tls_input on the read side, conn_write on the write
+ * side): ciphertext from the read buffer is decrypted into a second per-server buffer and fed
+ * to the same conn_process, and every plaintext write is encrypted before uv_write, so the
+ * parser, the exchange queue and backpressure do not know about it. A plain connection pays
+ * one pointer test per read and per write. */
 #include "http/http_server.h"
 
 #include <errno.h>
@@ -19,12 +24,14 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "http/request_reader_internal.h"
+#include "http/tls.h"
 
 #define READ_BUF_SIZE 65536
 #define STASH_MAX (2 * READ_BUF_SIZE)
 #define LINGER_MS 2000
 #define LISTEN_BACKLOG 511
 #define OUT_MAX (SIZE_MAX / 4)
+#define TLS_PLAIN_SIZE 16384 /* one TLS record of plaintext at most per read call */
 
 enum ex_state { EX_PENDING, EX_STREAMING, EX_DONE };
 
@@ -68,6 +75,8 @@ struct mb_http_conn {
     bool linger_wanted, lingering, closing, broken, bp_paused, rejected;
     bool used;                /* a request was received (a fresh one waits header_timeout) */
     bool continue_owed;       /* 100 Continue to send once earlier responses are out */
+    bool tls_seen;            /* TLS: bytes arrived (a handshake was attempted) */
+    struct mb_tls_conn *tls;  /* NULL on a plain HTTP server */
     char peer[64];
 };
 
@@ -86,6 +95,8 @@ struct mb_http_server {
     void *drained_data;
     time_t date_sec;
     char date[40];
+    struct mb_http_tls_stats tls_stats;
+    char *tls_plain;          /* TLS: decrypted input, TLS_PLAIN_SIZE bytes; NULL when plain */
     char rbuf[READ_BUF_SIZE]; /* the one read buffer of this loop */
 };
 
@@ -107,6 +118,7 @@ void mb_http_limits_default(struct mb_http_limits *limits)
     limits->idle_timeout_ms = 60000;
     limits->max_connections = 10000;
     limits->max_write_backlog = 1024 * 1024;
+    limits->tls = NULL;
 }
 
 const char *mb_http_status_text(int status)
@@ -252,8 +264,8 @@ static void on_write(uv_write_t *req, int status)
     conn_process(c, NULL, 0);
 }
 
-/* Writes len bytes; takes ownership of data (malloc'd). */
-static void conn_write(struct mb_http_conn *c, char *data, size_t len)
+/* Writes len bytes to the socket as they are; takes ownership of data (malloc'd). */
+static void conn_write_raw(struct mb_http_conn *c, char *data, size_t len)
 {
     struct write_req *w = malloc(sizeof(*w));
     if (!w || c->closing || c->broken) {
@@ -271,6 +283,35 @@ static void conn_write(struct mb_http_conn *c, char *data, size_t len)
         free(w);
         conn_break(c);
     }
+}
+
+/* TLS: hands the engine's pending ciphertext (handshake, records, alerts) to the socket. */
+static void conn_tls_flush(struct mb_http_conn *c)
+{
+    size_t len;
+    char *data = mb_tls_conn_take_output(c->tls, &len);
+    if (data)
+        conn_write_raw(c, data, len);
+    else if (mb_tls_conn_output_len(c->tls))
+        conn_break(c); /* out of memory */
+}
+
+/* Writes len bytes of response; takes ownership of data (malloc'd). On a TLS connection they
+ * are encrypted first (the plaintext is freed at once, the ciphertext written). */
+static void conn_write(struct mb_http_conn *c, char *data, size_t len)
+{
+    if (!c->tls) {
+        conn_write_raw(c, data, len);
+        return;
+    }
+    int rc = c->closing || c->broken ? MB_TLS_ERROR : mb_tls_conn_write(c->tls, data, len);
+    free(data);
+    if (rc) {
+        if (!c->closing)
+            conn_break(c);
+        return;
+    }
+    conn_tls_flush(c);
 }
 
 /* Hands the head exchange's buffered output to the socket. */
@@ -352,8 +393,10 @@ static void conn_write_error(struct mb_http_conn *c, int status, const char *mes
 
 static void srv_maybe_free(struct mb_http_server *srv)
 {
-    if (srv->destroying && srv->n_open == 0)
+    if (srv->destroying && srv->n_open == 0) {
+        free(srv->tls_plain);
         free(srv);
+    }
 }
 
 static void srv_check_drained(struct mb_http_server *srv)
@@ -381,6 +424,7 @@ static void on_conn_closed(uv_handle_t *h)
         srv->n_conns--;
     srv->n_open--;
     mb_buf_dispose(&c->stash);
+    mb_tls_conn_destroy(c->tls);
     free(c);
     if (srv->destroying)
         srv_maybe_free(srv);
@@ -393,6 +437,29 @@ static void ex_free(struct mb_http_exchange *ex)
     mb_http_parsed_free(ex->rq);
     mb_buf_dispose(&ex->out);
     free(ex);
+}
+
+/* TLS part of closing: a handshake that never completed is counted; a healthy connection
+ * gets close_notify if the socket takes it at once (nothing else queued; best effort). */
+static void conn_tls_closing(struct mb_http_conn *c)
+{
+    struct mb_http_server *srv = c->srv;
+    if (c->tls_seen && !mb_tls_conn_handshake_done(c->tls)) {
+        srv->tls_stats.handshake_failures++;
+        const char *why = mb_tls_conn_error(c->tls);
+        mb_debug("http", "TLS handshake with %s failed: %s", c->peer, why ? why : "closed or timed out");
+        return;
+    }
+    if (c->broken || uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) != 0 ||
+        mb_tls_conn_shutdown(c->tls) != 0)
+        return;
+    size_t len;
+    char *data = mb_tls_conn_take_output(c->tls, &len);
+    if (data) {
+        uv_buf_t b = uv_buf_init(data, (unsigned)len);
+        (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        free(data);
+    }
 }
 
 /* Closes at once. Unanswered exchanges get on_abort, then every exchange is freed. */
@@ -416,6 +483,8 @@ static void conn_close(struct mb_http_conn *c)
     }
     mb_http_reader_dispose(&c->reader);
     mb_buf_dispose(&c->stash);
+    if (c->tls)
+        conn_tls_closing(c);
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
     uv_close((uv_handle_t *)&c->timer, on_conn_closed);
 }
@@ -446,6 +515,8 @@ static void conn_finish(struct mb_http_conn *c, bool linger)
     c->no_more = true;
     c->linger_wanted = linger;
     mb_http_reader_dispose(&c->reader);
+    if (c->tls && mb_tls_conn_shutdown(c->tls) == 0)
+        conn_tls_flush(c); /* close_notify, queued before the FIN */
     uv_shutdown_t *req = malloc(sizeof(*req));
     if (!req || uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
         free(req);
@@ -520,28 +591,115 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     buf->len = sizeof(c->srv->rbuf);
 }
 
+/* The end of input (UV_EOF, a TLS close_notify) or a read error. */
+static void conn_input_end(struct mb_http_conn *c, ssize_t nread)
+{
+    if (nread != UV_EOF)
+        mb_debug("http", "read from %s: %s", c->peer, uv_strerror((int)nread));
+    /* The client is gone, or half-closed: we cannot tell, and like most servers take an
+     * end of input with a request still unanswered for a disconnect. Answers that are
+     * complete and only flushing still go out. */
+    int phase = mb_http_reader_phase(&c->reader);
+    if (!c->lingering && !c->head && nread == UV_EOF && phase != MB_HTTP_PHASE_HEADERS &&
+        phase != MB_HTTP_PHASE_BODY && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > 0)
+        conn_finish(c, false);
+    else
+        conn_close(c);
+}
+
+/* Plain HTTP on the TLS port (a request line where a ClientHello belongs): a short plain-text
+ * 400 naming the mistake, then close. It is counted as a failed handshake. */
+static void conn_tls_plain_http(struct mb_http_conn *c)
+{
+    static const char msg[] = "HTTP/1.1 400 Bad Request\r\n"
+                              "Content-Type: text/plain\r\n"
+                              "Content-Length: 52\r\n"
+                              "Connection: close\r\n\r\n"
+                              "This port speaks HTTPS: plain HTTP is not accepted.\n";
+    c->srv->tls_stats.plain_http++;
+    mb_debug("http", "plain HTTP from %s on the TLS port", c->peer);
+    char *data = malloc(sizeof(msg) - 1);
+    if (data) {
+        memcpy(data, msg, sizeof(msg) - 1);
+        conn_write_raw(c, data, sizeof(msg) - 1);
+    }
+    conn_finish(c, true); /* no HTTP exchange ever starts on this connection */
+}
+
+static void conn_tls_handshake_done(struct mb_http_conn *c)
+{
+    struct mb_http_server *srv = c->srv;
+    srv->tls_stats.handshakes++;
+    bool resumed = mb_tls_conn_resumed(c->tls);
+    if (resumed)
+        srv->tls_stats.resumed++;
+    const char *id = mb_tls_conn_identity(c->tls);
+    mb_debug("http", "TLS handshake with %s: %s%s, client certificate %s", c->peer, mb_tls_conn_version(c->tls),
+             resumed ? " (resumed)" : "", id ? id : "none");
+}
+
+/* TLS read side: feeds ciphertext to the engine and each piece of plaintext to conn_process,
+ * then writes what the engine produced (handshake messages, tickets, alerts). */
+static void conn_tls_input(struct mb_http_conn *c, const char *data, size_t len)
+{
+    struct mb_http_server *srv = c->srv;
+    if (c->finishing)
+        return; /* like a plain connection, which stops reading here: input is dropped */
+    if (!c->tls_seen) {
+        c->tls_seen = true;
+        if (data[0] >= 'A' && data[0] <= 'Z') { /* a ClientHello starts with 0x16 */
+            conn_tls_plain_http(c);
+            return;
+        }
+    }
+    bool done = mb_tls_conn_handshake_done(c->tls);
+    mb_tls_conn_feed(c->tls, data, len);
+    for (;;) {
+        ssize_t n = mb_tls_conn_read(c->tls, srv->tls_plain, TLS_PLAIN_SIZE);
+        if (!done && mb_tls_conn_handshake_done(c->tls)) {
+            done = true;
+            conn_tls_handshake_done(c);
+        }
+        if (n > 0) {
+            conn_process(c, srv->tls_plain, (size_t)n);
+            if (c->closing || c->finishing)
+                return;
+            continue;
+        }
+        conn_tls_flush(c);
+        if (n == MB_TLS_WANT_INPUT)
+            break;
+        mb_tls_conn_feed(c->tls, NULL, 0);
+        if (n == MB_TLS_CLOSED) {
+            conn_input_end(c, UV_EOF);
+        } else {
+            const char *why = mb_tls_conn_error(c->tls);
+            if (done)
+                mb_debug("http", "TLS error from %s: %s", c->peer, why ? why : "unknown");
+            if (c->head)
+                conn_close(c); /* exchanges in flight can never be answered: abort them now */
+            else
+                conn_finish(c, true); /* the alert goes out before the FIN */
+        }
+        return;
+    }
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     struct mb_http_conn *c = s->data;
     if (c->closing)
         return;
     if (nread < 0) {
-        if (nread != UV_EOF)
-            mb_debug("http", "read from %s: %s", c->peer, uv_strerror((int)nread));
-        /* The client is gone, or half-closed: we cannot tell, and like most servers take an
-         * end of input with a request still unanswered for a disconnect. Answers that are
-         * complete and only flushing still go out. */
-        int phase = mb_http_reader_phase(&c->reader);
-        if (!c->lingering && !c->head && nread == UV_EOF && phase != MB_HTTP_PHASE_HEADERS &&
-            phase != MB_HTTP_PHASE_BODY && uv_stream_get_write_queue_size(s) > 0)
-            conn_finish(c, false);
-        else
-            conn_close(c);
+        conn_input_end(c, nread);
         return;
     }
     if (nread == 0 || c->lingering)
         return;
-    conn_process(c, buf->base, (size_t)nread);
+    if (c->tls)
+        conn_tls_input(c, buf->base, (size_t)nread);
+    else
+        conn_process(c, buf->base, (size_t)nread);
 }
 
 static void conn_update_reading(struct mb_http_conn *c)
@@ -645,6 +803,7 @@ static void conn_dispatch(struct mb_http_conn *c, struct mb_http_parsed *p)
     ex->rq = p;
     mb_buf_init(&ex->out, OUT_MAX);
     p->req.peer = c->peer;
+    p->req.client_identity = c->tls ? mb_tls_conn_identity(c->tls) : NULL;
     c->used = true;
     c->continue_owed = false;
     timer_set(c, TM_NONE, 0); /* the next deadline counts from this request's end */
@@ -817,9 +976,19 @@ static void on_connection(uv_stream_t *listener, int status)
     conn_set_peer(c);
     if (srv->n_conns >= srv->limits.max_connections || srv->draining) {
         mb_debug("http", "connection cap reached, refusing %s", c->peer);
+        if (srv->tls_plain) {
+            /* A 503 would need a whole handshake first: the cost we are refusing. */
+            conn_close(c);
+            return;
+        }
         conn_write_error(c, 503, NULL);
         conn_finish(c, false);
         timer_set(c, TM_FINISH, 1000);
+        return;
+    }
+    if (srv->tls_plain && !(c->tls = mb_tls_conn_create(srv->limits.tls))) {
+        mb_error("http", "out of memory starting TLS with %s", c->peer);
+        conn_close(c);
         return;
     }
     c->rejected = false;
@@ -853,6 +1022,10 @@ struct mb_http_server *mb_http_server_create(uv_loop_t *loop, const struct mb_ht
         srv->limits.max_connections = def.max_connections;
     if (!srv->limits.max_write_backlog)
         srv->limits.max_write_backlog = def.max_write_backlog;
+    if (srv->limits.tls && !(srv->tls_plain = malloc(TLS_PLAIN_SIZE))) {
+        free(srv);
+        return NULL;
+    }
     srv->loop = loop;
     srv->on_request = on_request;
     srv->data = data;
@@ -948,6 +1121,19 @@ int mb_http_server_port(const struct mb_http_server *srv)
 unsigned mb_http_server_connection_count(const struct mb_http_server *srv)
 {
     return srv ? srv->n_conns : 0;
+}
+
+void mb_http_server_tls_stats(const struct mb_http_server *srv, struct mb_http_tls_stats *out)
+{
+    if (srv)
+        *out = srv->tls_stats;
+    else
+        memset(out, 0, sizeof(*out));
+}
+
+const char *mb_http_request_client_identity(const struct mb_http_request *req)
+{
+    return req ? req->client_identity : NULL;
 }
 
 void mb_http_server_shutdown(struct mb_http_server *srv, void (*on_drained)(void *data), void *data)

@@ -12,7 +12,12 @@
  * struct mb_http_exchange. The handler answers it now or later, exactly once, with either
  * mb_http_respond() or mb_http_stream_start() ... mb_http_stream_end(). Until answered the
  * exchange stays valid; if the client goes away first the on_abort callback (if set) runs
- * and the exchange is freed right after it returns — the handler must forget it there. */
+ * and the exchange is freed right after it returns — the handler must forget it there.
+ *
+ * With a TLS context in the limits (http/tls.h), every connection is TLS: bytes read are
+ * decrypted before parsing and every write is encrypted, with the same limits, ordering and
+ * backpressure; the handshake must finish within header_timeout_ms. The verified client
+ * certificate's identity is on each request (mb_http_request_client_identity). */
 #ifndef MB_HTTP_SERVER_H
 #define MB_HTTP_SERVER_H
 
@@ -23,6 +28,8 @@
 
 #define MB_HTTP_MAX_PIPELINE 16
 
+struct mb_tls_context;
+
 struct mb_http_limits {
     size_t max_header_bytes;        /* whole header block; default 16384 */
     size_t max_body_bytes;          /* runtime.max_request_bytes; default 10240 */
@@ -31,6 +38,8 @@ struct mb_http_limits {
     unsigned idle_timeout_ms;       /* keep-alive wait for the next request; default 60000 */
     unsigned max_connections;       /* per worker; default 10000 */
     size_t max_write_backlog;       /* queued response bytes per connection before reads pause; default 1 MiB */
+    struct mb_tls_context *tls;     /* not a limit but set the same way: serve TLS with this context
+                                     * (borrowed; must outlive the server); NULL (default) = plain HTTP */
 };
 
 /* Fills limits with the defaults above. */
@@ -57,7 +66,14 @@ struct mb_http_request {
     unsigned short http_major, http_minor;
     bool keep_alive;                /* what the client asked for */
     const char *peer;               /* "127.0.0.1:53120" */
+    const char *client_identity;    /* see mb_http_request_client_identity; NULL when none */
 };
+
+/* The identity of the client's verified TLS certificate (subject CN, else its first URI, DNS
+ * or email subjectAltName; control bytes replaced by '?', at most MB_TLS_IDENTITY_MAX bytes),
+ * or NULL: plain HTTP, no certificate asked or sent. The same for every request of a
+ * connection; valid as long as the request. NULL req gives NULL. */
+const char *mb_http_request_client_identity(const struct mb_http_request *req);
 
 /* Returns the value of the first header with this name (case-insensitive) and its length
  * in *len (may be NULL), or NULL when absent. The pointer is valid as long as the request. */
@@ -95,6 +111,17 @@ void mb_http_server_shutdown(struct mb_http_server *srv, void (*on_drained)(void
 void mb_http_server_destroy(struct mb_http_server *srv);
 /* Open connections right now. */
 unsigned mb_http_server_connection_count(const struct mb_http_server *srv);
+
+/* TLS counters of one server (one worker), since it was created. */
+struct mb_http_tls_stats {
+    uint64_t handshakes;          /* completed */
+    uint64_t resumed;             /* of those, resumed sessions (ticket or session id) */
+    uint64_t handshake_failures;  /* connections that sent bytes but never completed a handshake:
+                                   * refused certificates, protocol errors, timeouts, plain HTTP */
+    uint64_t plain_http;          /* of those, plain HTTP requests (answered 400 in plain text) */
+};
+/* Copies the counters into *out (all zero for a plain HTTP server). Call on the loop's thread. */
+void mb_http_server_tls_stats(const struct mb_http_server *srv, struct mb_http_tls_stats *out);
 
 /* Per-exchange handler state and callbacks. */
 void mb_http_exchange_set_data(struct mb_http_exchange *ex, void *data);

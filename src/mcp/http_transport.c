@@ -10,7 +10,9 @@
 #include <strings.h>
 
 #include "common/buf.h"
+#include "auth/gateway.h"
 #include "common/log.h"
+#include "mcp/http_auth.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/mcp_server.h"
 #include "mcp/session.h"
@@ -31,6 +33,7 @@ struct mb_http_transport {
     uv_loop_t *loop;
     struct mb_runtime *rt;
     struct mb_mcp_server *mcp;
+    struct mb_gateway *gw;             /* NULL: authentication off */
     int worker_id;
     bool draining;
     struct get_stream *streams;
@@ -57,6 +60,7 @@ struct post_exchange {
     bool streaming;
     bool ending;                  /* all answered; waiting for the stream to drain */
     struct mb_mcp_session session;
+    struct mb_principal principal;     /* copy of the caller; session.principal points here */
     struct request_sink *sinks;
     size_t sink_count;
     size_t pending;
@@ -376,8 +380,38 @@ static void on_post_abort(struct mb_http_exchange *ex, void *data)
     post_free(px);
 }
 
+/* A single tools/call for a tool the caller's scopes do not allow: 403 insufficient_scope
+ * with the challenge, before anything else happens. Returns true when it answered. */
+static bool refuse_tool_scope(struct mb_http_transport *t, struct mb_http_exchange *ex,
+                              const struct mb_http_request *req, const struct mb_principal *p, const json_t *msg)
+{
+    const struct mb_security_config *sec = &t->rt->config->security;
+    if (!p || !sec->scope_rule_count || !json_is_object(msg))
+        return false;
+    const json_t *method = json_object_get(msg, "method");
+    if (!json_is_string(method) || strcmp(json_string_value(method), "tools/call") != 0)
+        return false;
+    const json_t *name = json_object_get(json_object_get(msg, "params"), "name");
+    if (!json_is_string(name))
+        return false;
+    struct mb_auth_denial d = { .status = 403, .error = "insufficient_scope" };
+    if (mb_principal_may_use(sec, p, json_string_value(name), d.scope, sizeof d.scope))
+        return false;
+    int n = snprintf(d.description, sizeof d.description, "the tool %.80s requires the scopes: ",
+                     json_string_value(name));
+    if (n > 0 && (size_t)n < sizeof d.description) {
+        size_t room = sizeof d.description - (size_t)n - 1;
+        size_t len = strlen(d.scope) < room ? strlen(d.scope) : room;
+        memcpy(d.description + n, d.scope, len);
+        d.description[(size_t)n + len] = '\0';
+    }
+    snprintf(d.reason, sizeof d.reason, "insufficient_scope");
+    mb_http_auth_respond_denial(ex, req, t->rt->config, &d);
+    return true;
+}
+
 static void handle_post(struct mb_http_transport *t, struct mb_http_exchange *ex,
-                        const struct mb_http_request *req)
+                        const struct mb_http_request *req, const struct mb_principal *principal)
 {
     const struct mb_config *cfg = t->rt->config;
     size_t alen = 0;
@@ -413,6 +447,10 @@ static void handle_post(struct mb_http_transport *t, struct mb_http_exchange *ex
     px->t = t;
     px->ex = ex;
     px->body = body;
+    if (principal) {
+        px->principal = *principal;
+        /* user_token points into the request, which lives as long as this exchange. */
+    }
     mb_buf_init(&px->collected, 64u * 1024 * 1024);
     mb_buf_init(&px->backlog, 64u * 1024 * 1024);
     px->batch = json_is_array(body);
@@ -431,6 +469,11 @@ static void handle_post(struct mb_http_transport *t, struct mb_http_exchange *ex
             post_free(px);
             return;
         }
+    }
+    px->session.principal = principal ? &px->principal : NULL;
+    if (!px->batch && refuse_tool_scope(t, ex, req, principal, body)) {
+        post_free(px);
+        return;
     }
     if (px->batch) {
         if (px->session.protocol_index != MB_MCP_PROTOCOL_2025_03_26 && !is_init) {
@@ -652,6 +695,19 @@ static void handle_metrics(struct mb_http_transport *t, struct mb_http_exchange 
     mb_buf_dispose(&out);
 }
 
+/* The MCP endpoint, once the caller is known (p NULL: authentication off). */
+static void on_authenticated(void *data, struct mb_http_exchange *ex, const struct mb_http_request *req,
+                             const struct mb_principal *p)
+{
+    struct mb_http_transport *t = data;
+    if (strcmp(req->method_name, "POST") == 0)
+        handle_post(t, ex, req, p);
+    else if (strcmp(req->method_name, "GET") == 0)
+        handle_get(t, ex, req);
+    else
+        handle_delete(t, ex, req);
+}
+
 void mb_http_transport_on_request(struct mb_http_exchange *ex, const struct mb_http_request *req,
                                   void *data)
 {
@@ -671,6 +727,13 @@ void mb_http_transport_on_request(struct mb_http_exchange *ex, const struct mb_h
             handle_metrics(t, ex);
         return;
     }
+    if (mb_http_auth_is_metadata_path(cfg, req->path)) {
+        if (strcmp(req->method_name, "GET") != 0)
+            respond_error(ex, 405, MB_JSONRPC_INVALID_REQUEST, "Method Not Allowed: GET the metadata");
+        else
+            mb_http_auth_respond_metadata(ex, req, cfg);
+        return;
+    }
     if (strcmp(req->path, cfg->path) != 0) {
         respond_error(ex, 404, MB_JSONRPC_INVALID_REQUEST, "Not Found: the MCP endpoint is elsewhere");
         return;
@@ -681,12 +744,9 @@ void mb_http_transport_on_request(struct mb_http_exchange *ex, const struct mb_h
         respond_error(ex, 403, MB_JSONRPC_INVALID_REQUEST, forbidden);
         return;
     }
-    if (strcmp(req->method_name, "POST") == 0) {
-        handle_post(t, ex, req);
-    } else if (strcmp(req->method_name, "GET") == 0) {
-        handle_get(t, ex, req);
-    } else if (strcmp(req->method_name, "DELETE") == 0) {
-        handle_delete(t, ex, req);
+    if (strcmp(req->method_name, "POST") == 0 || strcmp(req->method_name, "GET") == 0 ||
+        strcmp(req->method_name, "DELETE") == 0) {
+        mb_http_auth_run(t->gw, cfg, ex, req, on_authenticated, t);
     } else {
         struct mb_http_header allow = {"Allow", 5, "GET, POST, DELETE", 17};
         size_t len = 0;
@@ -698,7 +758,8 @@ void mb_http_transport_on_request(struct mb_http_exchange *ex, const struct mb_h
 }
 
 struct mb_http_transport *mb_http_transport_create(uv_loop_t *loop, struct mb_runtime *rt,
-                                                   struct mb_mcp_server *mcp, int worker_id)
+                                                   struct mb_mcp_server *mcp, struct mb_gateway *gw,
+                                                   int worker_id)
 {
     struct mb_http_transport *t = calloc(1, sizeof *t);
     if (!t)
@@ -706,6 +767,7 @@ struct mb_http_transport *mb_http_transport_create(uv_loop_t *loop, struct mb_ru
     t->loop = loop;
     t->rt = rt;
     t->mcp = mcp;
+    t->gw = gw;
     t->worker_id = worker_id;
     uv_timer_init(loop, &t->keepalive);
     t->keepalive.data = t;

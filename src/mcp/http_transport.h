@@ -14,11 +14,14 @@
 
 struct mb_runtime;
 struct mb_mcp_server;
+struct mb_gateway;
 struct mb_http_transport;
 
-/* Creates the transport for one worker; rt and mcp are borrowed. NULL on allocation failure. */
+/* Creates the transport for one worker; rt, mcp and gw are borrowed (gw NULL: no
+ * authentication). NULL on allocation failure. */
 struct mb_http_transport *mb_http_transport_create(uv_loop_t *loop, struct mb_runtime *rt,
-                                                   struct mb_mcp_server *mcp, int worker_id);
+                                                   struct mb_mcp_server *mcp, struct mb_gateway *gw,
+                                                   int worker_id);
 /* The mb_http_request_cb to give mb_http_server_create, with the transport as data. */
 void mb_http_transport_on_request(struct mb_http_exchange *ex, const struct mb_http_request *req,
                                   void *data);

@@ -13,6 +13,8 @@
 
 #define MB_MCP_MAX_RESPONSE (64u * 1024 * 1024)
 
+#define MB_MCP_VIEW_CACHE 16
+
 struct mb_mcp_server {
     uv_loop_t *loop;
     struct mb_runtime *rt;
@@ -26,6 +28,15 @@ struct mb_mcp_server {
     size_t default_header_count;
     uv_timer_t *cancel_timer;                        /* polls the shared cancel ring while calls are in flight */
     uint64_t cancel_cursor;                          /* last cancel-ring sequence number seen */
+    char *api_key_header;                            /* security.downstream.api_key as "Name: value", or NULL */
+    struct mb_redis_limiter *redis_limiter;          /* rate limits across instances, or NULL */
+    struct mb_circuit_set *circuits;                 /* per downstream host, or NULL (breaker off) */
+    struct mb_token_fetcher *tokens;                 /* token exchange / client_credentials, or NULL */
+    struct {                                         /* tools/list pages per scope set (auth on) */
+        uint64_t key;                                /* mb_principal_visibility_key; 0 = empty slot */
+        struct mb_catalog_view *view;
+    } views[MB_MCP_VIEW_CACHE];
+    unsigned next_view;                              /* round-robin replacement */
 };
 
 /* The response guard of one tools/call (tool_call.c): the downstream body goes through the
@@ -65,12 +76,18 @@ struct mb_mcp_request {
     const struct mb_mcp_sink_ops *ops;
     void *sink;
     uint64_t session_key;              /* 0 without a session */
+    const struct mb_principal *principal; /* the caller (see struct mb_mcp_session), or NULL */
     int log_level;                     /* client's level at the start, -1 = none */
     json_t *progress_token;            /* owned reference or NULL */
     double last_progress;
     uint64_t last_progress_ms;
     uint64_t started_ms;
     struct mb_upstream_call *call;
+    bool waiting_rate;                 /* a Redis rate-limit decision is pending */
+    struct mb_token_wait *waiting_token; /* a downstream token is being fetched (token_fetch.h) */
+    json_t *args;                      /* tools/call arguments kept across asynchronous steps (owned) */
+    char *downstream_auth;             /* "Header: value" of the credential for the API, or NULL */
+    char *circuit_host;                /* downstream host:port the circuit breaker counts, or NULL */
     const struct mb_tool *tool;
     char *url;                         /* downstream URL, for messages */
     bool async;                        /* linked into srv->inflight, freed when finished */
@@ -90,6 +107,11 @@ void mb_mcp_finish_result(struct mb_mcp_request *req, json_t *result);
 void mb_mcp_finish_raw(struct mb_mcp_request *req, const char *raw, size_t len);
 /* Sends a final JSON-RPC error. */
 void mb_mcp_finish_error(struct mb_mcp_request *req, int code, const char *message);
+/* The same with error.data (consumed: json_decref'd; may be NULL). */
+void mb_mcp_finish_error_data(struct mb_mcp_request *req, int code, const char *message, json_t *data);
+/* Stops whatever a tools/call is waiting for (rate-limit decision, token, downstream call);
+ * no callback of those runs afterwards. Idempotent. */
+void mb_mcp_tools_call_stop(struct mb_mcp_request *req);
 /* Sends a notification tied to req. */
 void mb_mcp_send_notification(struct mb_mcp_request *req, const char *method, json_t *params);
 /* tools/call: starts the pipeline; returns NULL when answered synchronously, else req. */

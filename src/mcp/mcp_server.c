@@ -4,11 +4,15 @@
 #include "mcp/mcp_server.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/gateway.h"
 #include "common/log.h"
+#include "limits/circuit.h"
+#include "limits/redis_limiter.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/mcp_internal.h"
 #include "mcp/prompts.h"
@@ -94,6 +98,25 @@ struct mb_mcp_server *mb_mcp_server_create(uv_loop_t *loop, struct mb_runtime *r
                 srv->default_headers[srv->default_header_count++] = line;
         }
     }
+    const struct mb_security_config *sec = &rt->config->security;
+    if (sec->downstream.api_key_header &&
+        asprintf(&srv->api_key_header, "%s: %s", sec->downstream.api_key_header, sec->downstream.api_key_value) < 0)
+        srv->api_key_header = NULL;
+    if (sec->rate.enabled && sec->redis.url) {
+        srv->redis_limiter = mb_redis_limiter_create(loop, sec->redis.url, sec->redis.key_prefix, sec->redis.timeout_ms);
+        if (!srv->redis_limiter)
+            mb_warn("rate_limit", "could not set up the Redis rate limiter (%s); limits apply per instance",
+                    "bad URL or no hiredis");
+    }
+    if (sec->circuit.enabled) {
+        struct mb_circuit_options co;
+        mb_circuit_options_default(&co);
+        co.error_threshold = sec->circuit.error_threshold;
+        co.window_seconds = sec->circuit.window_seconds;
+        co.min_requests = sec->circuit.min_requests;
+        co.open_seconds = sec->circuit.open_seconds;
+        srv->circuits = mb_circuit_create(&co);
+    }
     srv->cancel_timer = malloc(sizeof *srv->cancel_timer);
     if (!srv->cancel_timer || uv_timer_init(loop, srv->cancel_timer) != 0) {
         free(srv->cancel_timer);
@@ -133,6 +156,14 @@ void mb_mcp_server_destroy(struct mb_mcp_server *srv)
     for (size_t i = 0; i < srv->default_header_count; i++)
         free(srv->default_headers[i]);
     free(srv->default_headers);
+    for (size_t i = 0; i < MB_MCP_VIEW_CACHE; i++)
+        mb_catalog_view_destroy(srv->views[i].view);
+    mb_redis_limiter_destroy(srv->redis_limiter);
+    mb_circuit_destroy(srv->circuits);
+    if (srv->api_key_header) {
+        OPENSSL_cleanse(srv->api_key_header, strlen(srv->api_key_header));
+        free(srv->api_key_header);
+    }
     free(srv);
 }
 
@@ -202,9 +233,12 @@ void mb_mcp_request_free(struct mb_mcp_request *req)
             uv_timer_stop(srv->cancel_timer);
     }
     mb_mcp_guard_dispose(req); /* a call cancelled or abandoned mid-body */
+    json_decref(req->args);
+    free(req->downstream_auth);
     json_decref(req->id);
     json_decref(req->progress_token);
     free(req->url);
+    free(req->circuit_host);
     free(req);
 }
 
@@ -217,15 +251,21 @@ static void deliver_final(struct mb_mcp_request *req, const char *json, size_t l
         mb_mcp_request_free(req);
 }
 
-void mb_mcp_finish_error(struct mb_mcp_request *req, int code, const char *message)
+void mb_mcp_finish_error_data(struct mb_mcp_request *req, int code, const char *message, json_t *data)
 {
     struct mb_buf out;
     mb_buf_init(&out, MB_MCP_MAX_RESPONSE);
-    if (mb_jsonrpc_write_error(&out, req->id, code, message, NULL) == 0)
+    if (mb_jsonrpc_write_error(&out, req->id, code, message, data) == 0)
         deliver_final(req, out.data, out.len);
     else
         deliver_final(req, NULL, 0);
     mb_buf_dispose(&out);
+    json_decref(data);
+}
+
+void mb_mcp_finish_error(struct mb_mcp_request *req, int code, const char *message)
+{
+    mb_mcp_finish_error_data(req, code, message, NULL);
 }
 
 void mb_mcp_finish_raw(struct mb_mcp_request *req, const char *raw, size_t len)
@@ -264,10 +304,7 @@ void mb_mcp_send_notification(struct mb_mcp_request *req, const char *method, js
 
 void mb_mcp_request_abandon(struct mb_mcp_request *req)
 {
-    if (req->call) {
-        mb_upstream_cancel(req->call);
-        req->call = NULL;
-    }
+    mb_mcp_tools_call_stop(req);
     mb_mcp_request_free(req);
 }
 
@@ -317,13 +354,50 @@ static int get_cursor(const json_t *params, const char **cursor)
     return 0;
 }
 
+struct view_filter {
+    const struct mb_security_config *sec;
+    const struct mb_principal *p;
+};
+
+static bool tool_visible(void *data, const struct mb_tool *t)
+{
+    const struct view_filter *f = data;
+    return mb_principal_may_use(f->sec, f->p, t->name, NULL, 0);
+}
+
+/* The tools/list view for the caller's scopes: built once per scope set and kept (a few sets
+ * per deployment), NULL when every tool is visible (no authorization rules) or on failure. */
+static const struct mb_catalog_view *view_for(struct mb_mcp_request *req)
+{
+    struct mb_mcp_server *srv = req->srv;
+    const struct mb_security_config *sec = &srv->rt->config->security;
+    if (!req->principal)
+        return NULL;
+    uint64_t key = mb_principal_visibility_key(sec, req->principal);
+    if (!key)
+        return NULL;
+    for (size_t i = 0; i < MB_MCP_VIEW_CACHE; i++)
+        if (srv->views[i].key == key)
+            return srv->views[i].view;
+    struct view_filter f = { sec, req->principal };
+    struct mb_catalog_view *v = mb_catalog_view_create(srv->rt->catalog, tool_visible, &f, (uint32_t)(key ^ (key >> 32)));
+    if (!v)
+        return NULL;
+    unsigned slot = srv->next_view++ % MB_MCP_VIEW_CACHE;
+    mb_catalog_view_destroy(srv->views[slot].view);
+    srv->views[slot].key = key;
+    srv->views[slot].view = v;
+    return v;
+}
+
 static void do_tools_list(struct mb_mcp_request *req, const json_t *params)
 {
     const char *cursor;
     size_t len = 0;
     const char *page = NULL;
+    const struct mb_catalog_view *view = view_for(req);
     if (get_cursor(params, &cursor) == 0)
-        page = mb_catalog_page(req->srv->rt->catalog, cursor, &len);
+        page = view ? mb_catalog_view_page(view, cursor, &len) : mb_catalog_page(req->srv->rt->catalog, cursor, &len);
     if (!page) {
         mb_mcp_finish_error(req, MB_JSONRPC_INVALID_PARAMS, "tools/list: invalid cursor");
         return;
@@ -481,6 +555,7 @@ struct mb_mcp_request *mb_mcp_handle_request(struct mb_mcp_server *srv, struct m
     req->ops = ops;
     req->sink = sink;
     req->log_level = -1;
+    req->principal = session ? session->principal : NULL;
     if (session && session->has_session) {
         req->session_key = session->info.key;
         req->log_level = mb_session_log_level(srv->rt->shared, &session->info);
@@ -542,10 +617,7 @@ struct mb_mcp_request *mb_mcp_handle_request(struct mb_mcp_server *srv, struct m
  * response, as the specification asks. */
 static void cancel_request(struct mb_mcp_request *req)
 {
-    if (req->call) {
-        mb_upstream_cancel(req->call);
-        req->call = NULL;
-    }
+    mb_mcp_tools_call_stop(req);
     deliver_final(req, NULL, 0);
 }
 

@@ -26,6 +26,7 @@ int mb_mcp_protocol_index(const char *version, size_t len);
 #define MB_MCP_PROTOCOL_2025_03_26 2
 
 struct mb_runtime;
+struct mb_principal;
 struct mb_upstream;
 struct mb_mcp_server;
 struct mb_mcp_request;
@@ -38,6 +39,9 @@ struct mb_mcp_session {
     struct mb_session_info info;
     char id[MB_SESSION_ID_MAX];
     int protocol_index;               /* negotiated or declared version */
+    const struct mb_principal *principal; /* auth/gateway.h: the authenticated caller, or NULL when
+                                       * authentication is off (HTTP) or not applicable (stdio:
+                                       * the local user); borrowed, must outlive the request */
 };
 
 struct mb_mcp_sink_ops {

@@ -11,12 +11,17 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/gateway.h"
 #include "common/log.h"
 #include "guard/guard_stats.h"
+#include "limits/circuit.h"
+#include "limits/ratelimit.h"
+#include "limits/redis_limiter.h"
 #include "mcp/helper_tools.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/mcp_internal.h"
 #include "mcp/tool_result.h"
+#include "observability/audit.h"
 #include "process/runtime.h"
 #include "upstream/upstream.h"
 
@@ -83,6 +88,10 @@ static void on_progress(void *data, enum mb_upstream_phase phase, size_t receive
     }
 }
 
+
+static struct mb_mcp_request *step_rate_limit(struct mb_mcp_request *req);
+static struct mb_mcp_request *step_credentials(struct mb_mcp_request *req);
+static struct mb_mcp_request *step_call(struct mb_mcp_request *req);
 
 /* ---- response guard ------------------------------------------------------------------- */
 
@@ -465,6 +474,11 @@ static void on_done(void *data, const struct mb_upstream_response *resp)
     struct mb_mcp_request *req = data;
     req->call = NULL;
     uint64_t elapsed = now_ms(req) - req->started_ms;
+    if (req->srv->circuits && req->circuit_host) {
+        /* Transport failures and 5xx count against the host; a body the guard stopped does not. */
+        bool ok = (resp->error == MB_UPSTREAM_OK || resp->error == MB_UPSTREAM_ESTOPPED) && resp->status < 500;
+        mb_circuit_record(req->srv->circuits, req->circuit_host, ok, now_ms(req));
+    }
     struct mb_upstream_response guarded;
     json_t *meta = NULL, *blocked = NULL;
     char note[2048];
@@ -508,6 +522,25 @@ static void on_done(void *data, const struct mb_upstream_response *resp)
     mb_buf_dispose(&result);
 }
 
+/* security.authorization.tools: a caller without the tool's scopes gets a JSON-RPC error (the
+ * HTTP transport already answered 403 for a single tools/call; this covers batches and
+ * call_tool). Returns true when it answered. */
+static bool refuse_scope(struct mb_mcp_request *req, const struct mb_tool *tool)
+{
+    char missing[512];
+    const struct mb_security_config *sec = &req->srv->rt->config->security;
+    if (!req->principal || mb_principal_may_use(sec, req->principal, tool->name, missing, sizeof missing))
+        return false;
+    char text[700];
+    snprintf(text, sizeof text, "Forbidden: insufficient_scope: tool %.100s requires the scopes: %s", tool->name, missing);
+    struct mb_audit_event ev = { .category = "auth", .action = "authorize", .status = "deny",
+                                 .reason = "insufficient_scope", .client_id = req->principal->client_id,
+                                 .tool = tool->name };
+    mb_audit(&ev);
+    mb_mcp_finish_error(req, MB_JSONRPC_FORBIDDEN, text);
+    return true;
+}
+
 /* Strips the query from a URL for messages and resource URIs (queries may carry keys). */
 static char *url_without_query(const char *url)
 {
@@ -517,7 +550,6 @@ static char *url_without_query(const char *url)
 struct mb_mcp_request *mb_mcp_tools_call(struct mb_mcp_request *req, const json_t *params)
 {
     struct mb_mcp_server *srv = req->srv;
-    const struct mb_config *cfg = srv->rt->config;
     const json_t *name = json_object_get(params, "name");
     if (!json_is_string(name)) {
         struct mb_buf out;
@@ -552,6 +584,8 @@ struct mb_mcp_request *mb_mcp_tools_call(struct mb_mcp_request *req, const json_
     req->tool = tool;
     if (json_is_null(args))
         args = NULL;
+    if (refuse_scope(req, tool))
+        return NULL;
 
     char msg[1024];
     if (mb_tool_validate_args(tool, args, msg, sizeof msg) != 0) {
@@ -569,8 +603,10 @@ struct mb_mcp_request *mb_mcp_tools_call(struct mb_mcp_request *req, const json_
             mb_mcp_finish_result(req, result);
             return NULL;
         }
-        /* call_tool named an operation: validate and call it exactly as tools/call would. */
+        /* call_tool named an operation: check, validate and call it exactly as tools/call would. */
         tool = req->tool = target;
+        if (refuse_scope(req, tool))
+            return NULL;
         args = json_is_null(target_args) ? NULL : target_args;
         if (mb_tool_validate_args(tool, args, msg, sizeof msg) != 0) {
             mb_info("tools.validation", "%s: invalid arguments: %s", tool->name, msg);
@@ -579,28 +615,171 @@ struct mb_mcp_request *mb_mcp_tools_call(struct mb_mcp_request *req, const json_
         }
     }
     /* ---- end of local tools ---- */
-    struct mb_built_request built;
-    memset(&built, 0, sizeof built);
-    if (mb_tool_build_request(tool, srv->rt->catalog->base_url, args, &built, msg, sizeof msg) != 0) {
-        mb_mcp_finish_result(req, mb_tool_error_result("Could not build the request for tool %s: %s", tool->name, msg));
-        mb_built_request_dispose(&built);
-        return NULL;
-    }
-
-    /* Headers: the configured defaults first, then what the operation needs. */
-    const char *headers[MB_MAX_DOWNSTREAM_HEADERS];
-    size_t header_count = 0;
-    for (size_t i = 0; i < srv->default_header_count && header_count < MB_MAX_DOWNSTREAM_HEADERS / 2; i++)
-        headers[header_count++] = srv->default_headers[i];
-    for (size_t i = 0; i < built.header_count && header_count < MB_MAX_DOWNSTREAM_HEADERS; i++)
-        headers[header_count++] = built.headers[i];
-
     const json_t *meta = json_object_get(params, "_meta");
     const json_t *token = json_object_get(meta, "progressToken");
     if (json_is_string(token) || json_is_integer(token))
         req->progress_token = json_incref((json_t *)token);
     req->last_progress = -1;
     req->started_ms = now_ms(req);
+    req->args = args ? json_incref((json_t *)args) : NULL;
+    return step_rate_limit(req);
+}
+
+/* ---- admission: rate limit, downstream credential, circuit breaker ---------------------- */
+
+static void audit_rate(const struct mb_mcp_request *req, const char *key, const struct mb_ratelimit_decision *d,
+                       const char *reason)
+{
+    struct mb_audit_event ev = {
+        .category = "rate_limit", .action = "check", .status = d->allowed ? "allow" : "deny", .key = key,
+        .reason = reason, .client_id = req->principal && req->principal->client_id[0] ? req->principal->client_id : NULL,
+        .tool = req->tool->name, .retry_after_ms = d->allowed ? 0 : (int64_t)d->retry_after_ms,
+    };
+    mb_audit(&ev);
+}
+
+/* Applies a decision: continues the call, or answers with the rate-limit error. */
+static struct mb_mcp_request *apply_rate(struct mb_mcp_request *req, const char *key,
+                                         const struct mb_ratelimit_decision *d, const char *where)
+{
+    audit_rate(req, key, d, d->overflow ? "overflow_bucket" : where);
+    if (d->allowed)
+        return step_credentials(req);
+    const struct mb_rate_limit_config *rc = &req->srv->rt->config->security.rate;
+    char text[300];
+    snprintf(text, sizeof text, "Rate limit exceeded: at most %g calls per second (burst %u) for %s; retry in %llu ms",
+             rc->max_rps, rc->burst, rc->global ? "this server" : key[0] == 'c' ? "this client" : "this session",
+             (unsigned long long)d->retry_after_ms);
+    json_t *data = json_pack("{s:I,s:I,s:f,s:s}", "retryAfterMs", (json_int_t)d->retry_after_ms, "limit",
+                             (json_int_t)d->limit, "ratePerSecond", rc->max_rps, "scope",
+                             rc->global ? "global" : key[0] == 'c' ? "client" : "session");
+    mb_mcp_finish_error_data(req, MB_JSONRPC_RATE_LIMITED, text, data);
+    return NULL;
+}
+
+/* The bucket key by the documented hierarchy: client_id, else session, else global. */
+static size_t rate_key(const struct mb_mcp_request *req, char out[MB_RATELIMIT_KEY_MAX])
+{
+    const struct mb_rate_limit_config *rc = &req->srv->rt->config->security.rate;
+    const char *client = req->principal && req->principal->client_id[0] ? req->principal->client_id : NULL;
+    char session[24] = "";
+    if (req->session_key)
+        snprintf(session, sizeof session, "%016llx", (unsigned long long)req->session_key);
+    size_t len = 0;
+    mb_ratelimit_key(rc->global, client, client ? strlen(client) : 0, session[0] ? session : NULL, strlen(session),
+                     out, &len);
+    return len;
+}
+
+static void on_redis_rate(void *data, const struct mb_ratelimit_decision *d, int error)
+{
+    struct mb_mcp_request *req = data;
+    req->waiting_rate = false;
+    const struct mb_rate_limit_config *rc = &req->srv->rt->config->security.rate;
+    char key[MB_RATELIMIT_KEY_MAX + 1];
+    size_t len = rate_key(req, key);
+    key[len] = '\0';
+    struct mb_ratelimit_decision local;
+    if (error) {
+        /* Redis unreachable: the instance's own buckets decide (limits then hold per instance). */
+        mb_ratelimit_take(req->srv->rt->ratelimit, key, len, rc->max_rps, rc->burst, mb_ratelimit_now_ns(), &local);
+        d = &local;
+    }
+    apply_rate(req, key, d, error ? "redis_unavailable_local_fallback" : NULL);
+}
+
+static struct mb_mcp_request *step_rate_limit(struct mb_mcp_request *req)
+{
+    struct mb_mcp_server *srv = req->srv;
+    const struct mb_rate_limit_config *rc = &srv->rt->config->security.rate;
+    if (!rc->enabled)
+        return step_credentials(req);
+    char key[MB_RATELIMIT_KEY_MAX + 1];
+    size_t len = rate_key(req, key);
+    key[len] = '\0';
+    if (srv->redis_limiter &&
+        mb_redis_limiter_take(srv->redis_limiter, key, len, rc->max_rps, rc->burst, on_redis_rate, req) == 0) {
+        req->waiting_rate = true;
+        mb_mcp_request_link(req);
+        return req;
+    }
+    struct mb_ratelimit_decision d;
+    if (mb_ratelimit_take(srv->rt->ratelimit, key, len, rc->max_rps, rc->burst, mb_ratelimit_now_ns(), &d) != 0) {
+        mb_mcp_finish_error(req, MB_JSONRPC_INTERNAL_ERROR, "the rate limiter failed");
+        return NULL;
+    }
+    return apply_rate(req, key, &d, NULL);
+}
+
+static struct mb_mcp_request *step_credentials(struct mb_mcp_request *req)
+{
+    return step_call(req);
+}
+
+/* Answers a call that ended before the downstream request was sent. */
+static struct mb_mcp_request *end_early(struct mb_mcp_request *req, json_t *result)
+{
+    mb_mcp_finish_result(req, result);
+    return NULL;
+}
+
+/* Host and port of a URL ("api.example.com:443"), for the circuit breaker. */
+static char *url_host(const char *url)
+{
+    const char *p = strstr(url, "://");
+    if (!p)
+        return NULL;
+    p += 3;
+    const char *at = NULL;
+    size_t n = strcspn(p, "/?#");
+    for (size_t i = 0; i < n; i++)
+        if (p[i] == '@')
+            at = p + i;
+    if (at) {
+        n -= (size_t)(at + 1 - p);
+        p = at + 1;
+    }
+    return strndup(p, n);
+}
+
+static struct mb_mcp_request *step_call(struct mb_mcp_request *req)
+{
+    struct mb_mcp_server *srv = req->srv;
+    const struct mb_config *cfg = srv->rt->config;
+    const struct mb_tool *tool = req->tool;
+    char msg[1024];
+    struct mb_built_request built;
+    memset(&built, 0, sizeof built);
+    if (mb_tool_build_request(tool, srv->rt->catalog->base_url, req->args, &built, msg, sizeof msg) != 0) {
+        mb_built_request_dispose(&built);
+        return end_early(req, mb_tool_error_result("Could not build the request for tool %s: %s", tool->name, msg));
+    }
+    if (srv->circuits) {
+        req->circuit_host = url_host(built.url);
+        uint64_t retry = 0;
+        if (req->circuit_host && !mb_circuit_allow(srv->circuits, req->circuit_host, now_ms(req), &retry)) {
+            mb_built_request_dispose(&built);
+            mb_warn("tools", "%s: circuit open for %s; call refused", tool->name, req->circuit_host);
+            return end_early(req, mb_tool_error_result("The downstream API (%s) is failing and calls to it are paused "
+                                                       "by the circuit breaker; retry in %llu ms.", req->circuit_host,
+                                                       (unsigned long long)retry));
+        }
+    }
+
+    /* Headers: the configured defaults first, the credential for the API, then what the
+     * operation needs. Nothing of the client's own request is forwarded. */
+    const char *headers[MB_MAX_DOWNSTREAM_HEADERS];
+    size_t header_count = 0;
+    for (size_t i = 0; i < srv->default_header_count && header_count < MB_MAX_DOWNSTREAM_HEADERS / 2; i++)
+        headers[header_count++] = srv->default_headers[i];
+    if (srv->api_key_header && header_count < MB_MAX_DOWNSTREAM_HEADERS)
+        headers[header_count++] = srv->api_key_header;
+    if (req->downstream_auth && header_count < MB_MAX_DOWNSTREAM_HEADERS)
+        headers[header_count++] = req->downstream_auth;
+    for (size_t i = 0; i < built.header_count && header_count < MB_MAX_DOWNSTREAM_HEADERS; i++)
+        headers[header_count++] = built.headers[i];
+
+    free(req->url);
     req->url = url_without_query(built.url);
 
     struct mb_upstream_request up_req = {
@@ -626,7 +805,7 @@ struct mb_mcp_request *mb_mcp_tools_call(struct mb_mcp_request *req, const json_
         req->guard->policy = policy;
         req->guard->mode = (enum mb_guard_mode)policy->mode;
         req->guard->max = policy->max_response_bytes ? policy->max_response_bytes : 1024u * 1024u;
-        paging_position(tool, args, &req->guard->page_offset, &req->guard->page_number);
+        paging_position(tool, req->args, &req->guard->page_offset, &req->guard->page_number);
         mb_buf_init(&req->guard->out, req->guard->max);
         up_req.on_body = on_body;
         up_req.body_data = req;
@@ -636,8 +815,7 @@ struct mb_mcp_request *mb_mcp_tools_call(struct mb_mcp_request *req, const json_
     mb_built_request_dispose(&built);
     if (!req->call) {
         mb_mcp_guard_dispose(req);
-        mb_mcp_finish_result(req, mb_tool_error_result("Could not start the downstream request for tool %s.", tool->name));
-        return NULL;
+        return end_early(req, mb_tool_error_result("Could not start the downstream request for tool %s.", tool->name));
     }
     /* In flight: link it so cancellation and shutdown can find it. */
     mb_mcp_request_link(req);
@@ -645,4 +823,16 @@ struct mb_mcp_request *mb_mcp_tools_call(struct mb_mcp_request *req, const json_
     send_log(req, 1, json_pack("{s:s,s:s,s:s,s:s}", "message", "calling the downstream API", "tool",
                                tool->name, "method", tool->method, "path", tool->path_template));
     return req;
+}
+
+void mb_mcp_tools_call_stop(struct mb_mcp_request *req)
+{
+    if (req->call) {
+        mb_upstream_cancel(req->call);
+        req->call = NULL;
+    }
+    if (req->waiting_rate) {
+        mb_redis_limiter_cancel(req->srv->redis_limiter, req);
+        req->waiting_rate = false;
+    }
 }

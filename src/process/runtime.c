@@ -13,11 +13,15 @@
 #include "common/log.h"
 #include "config/default_config.h"
 #include "mcp/mcp_server.h"
+#include "auth/gateway.h"
 #include "guard/guard_stats.h"
+#include "http/tls.h"
+#include "limits/ratelimit.h"
 #include "mcp/session.h"
 
 #define MB_SHARED_SLOTS 65536
-#define MB_GUARD_STATS_SLOTS 4096  /* tools with guard counters; more tools than this are not counted */
+#define MB_GUARD_STATS_SLOTS 4096
+#define MB_RATELIMIT_SLOTS 65536   /* rate-limit buckets (1 MiB); more keys share an overflow bucket */  /* tools with guard counters; more tools than this are not counted */
 
 #ifndef MB_SOURCE_DIR
 #define MB_SOURCE_DIR "."
@@ -42,42 +46,6 @@ static int derive_key(const char *secret, uint8_t key[32])
     return EVP_Digest(secret, strlen(secret), key, &len, EVP_sha256(), NULL) == 1 ? 0 : -1;
 }
 
-/* Features a config can switch on that this version does not implement yet. Serving without
- * them would fail open (no authentication, plain HTTP where TLS was asked for), so start-up
- * refuses them with a file:line diagnostic instead. */
-static int refuse_unimplemented(const struct mb_config *cfg, struct mb_diags *diags)
-{
-    static const struct { const char *pointer; const char *what; } features[] = {
-        {"/security/authentication/enabled", "security.authentication (service-account and user authentication)"},
-        {"/runtime/middleware/rate_limiting/enabled", "runtime.middleware.rate_limiting"},
-    };
-    int rc = 0;
-    for (size_t i = 0; i < sizeof features / sizeof features[0]; i++) {
-        const json_t *node;
-        char path[128];
-        snprintf(path, sizeof path, "%s", features[i].pointer + 1);
-        node = cfg->root;
-        for (char *part = strtok(path, "/"); part && node; part = strtok(NULL, "/"))
-            node = json_object_get(node, part);
-        if (json_is_true(node)) {
-            mb_diags_add(diags, cfg->source, cfg->doc ? mb_doc_line(cfg->doc, features[i].pointer) : 0,
-                         "%s is enabled but not implemented in mcpbridge %s; refusing to start rather "
-                         "than serve without it", features[i].what, MB_VERSION);
-            rc = -1;
-        }
-    }
-    const json_t *tls = json_object_get(json_object_get(json_object_get(json_object_get(cfg->root, "runtime"),
-                                                                         "server"), "transport"), "tls");
-    if (json_is_string(json_object_get(tls, "certfile"))) {
-        mb_diags_add(diags, cfg->source, cfg->doc ? mb_doc_line(cfg->doc, "/runtime/server/transport/tls/certfile") : 0,
-                     "runtime.server.transport.tls is set but inbound TLS is not implemented in mcpbridge %s; "
-                     "refusing to start rather than serve plain HTTP (terminate TLS in a proxy meanwhile)",
-                     MB_VERSION);
-        rc = -1;
-    }
-    return rc;
-}
-
 int mb_runtime_build(const char *config_path, int port_override, const struct mb_runtime *prev,
                      struct mb_runtime **out, struct mb_diags *diags)
 {
@@ -91,8 +59,24 @@ int mb_runtime_build(const char *config_path, int port_override, const struct mb
                      ? mb_config_load(config_path, &rt->config, diags)
                      : mb_config_load_text("<embedded demo config>", mb_default_config_text,
                                            demo_base_dir(), &rt->config, diags);
-    if (loaded != 0 || refuse_unimplemented(rt->config, diags) != 0)
+    if (loaded != 0)
         goto done;
+    if (rt->config->tls_certfile) {
+        struct mb_tls_options to = {
+            .certfile = rt->config->tls_certfile,
+            .keyfile = rt->config->tls_keyfile,
+            .client_cafile = rt->config->tls_client_cafile,
+            .require_client_cert = rt->config->tls_require_client_cert,
+        };
+        char tls_err[512];
+        rt->tls = mb_tls_context_create(&to, tls_err, sizeof tls_err);
+        if (!rt->tls) {
+            mb_diags_add(diags, rt->config->source,
+                         rt->config->doc ? mb_doc_line(rt->config->doc, "/runtime/server/transport/tls") : 0,
+                         "runtime.server.transport.tls: %s", tls_err);
+            goto done;
+        }
+    }
     rt->catalog = mb_catalog_create(rt->config, diags);
     rt->prompts = mb_prompts_load(rt->config->prompts_dir, rt->config->prompts_max_total_bytes, diags);
     rt->resources = mb_resources_load(rt->config->resources_dir, rt->config->resources_max_file_bytes, diags);
@@ -101,15 +85,17 @@ int mb_runtime_build(const char *config_path, int port_override, const struct mb
     if (prev) {
         rt->shared = prev->shared;
         rt->guard_stats = prev->guard_stats;
+        rt->ratelimit = prev->ratelimit;
         rt->owns_shared = false;
         rt->generation = prev->generation + 1;
         memcpy(rt->session_key, prev->session_key, sizeof rt->session_key);
     } else {
         rt->shared = mb_shared_create(MB_SHARED_SLOTS);
         rt->guard_stats = mb_guard_stats_create(MB_GUARD_STATS_SLOTS);
+        rt->ratelimit = mb_ratelimit_create(MB_RATELIMIT_SLOTS);
         rt->owns_shared = true;
         rt->generation = 1;
-        if (!rt->shared || !rt->guard_stats) {
+        if (!rt->shared || !rt->guard_stats || !rt->ratelimit) {
             mb_diags_add(diags, rt->config->source, 0, "could not map the shared memory region");
             goto done;
         }
@@ -117,6 +103,12 @@ int mb_runtime_build(const char *config_path, int port_override, const struct mb
             mb_diags_add(diags, rt->config->source, 0, "the random generator failed");
             goto done;
         }
+    }
+    char err[256];
+    rt->gateway_shared = mb_gateway_shared_create(&rt->config->security, err, sizeof err);
+    if (!rt->gateway_shared) {
+        mb_diags_add(diags, rt->config->source, 0, "%s", err);
+        goto done;
     }
     if (rt->config->session_secret && derive_key(rt->config->session_secret, rt->session_key)) {
         mb_diags_add(diags, rt->config->source, 0, "could not derive the session key");
@@ -145,7 +137,10 @@ void mb_runtime_destroy(struct mb_runtime *rt)
     if (rt->owns_shared) {
         mb_shared_destroy(rt->shared);
         mb_guard_stats_destroy(rt->guard_stats);
+        mb_ratelimit_destroy(rt->ratelimit);
     }
+    mb_gateway_shared_destroy(rt->gateway_shared);
+    mb_tls_context_destroy(rt->tls);
     if (rt->config)
         mb_config_destroy(rt->config);
     OPENSSL_cleanse(rt->session_key, sizeof rt->session_key);

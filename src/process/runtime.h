@@ -17,6 +17,9 @@
 
 struct mb_shared;   /* mcp/session.h: tombstones and stats, MAP_SHARED before fork */
 struct mb_guard_stats;
+struct mb_gateway_shared;
+struct mb_tls_context;   /* http/tls.h */
+struct mb_ratelimit;
 
 struct mb_runtime {
     struct mb_config *config;
@@ -26,6 +29,11 @@ struct mb_runtime {
     struct mb_shared *shared;        /* one region for the life of the master */
     struct mb_guard_stats *guard_stats; /* guard/guard_stats.h: per-tool guard counters (shared,
                                       * same owner as shared) */
+    struct mb_gateway_shared *gateway_shared; /* auth/gateway.h: fetched JWKS shared by the workers;
+                                      * owned by this runtime (a reload fetches again) */
+    struct mb_tls_context *tls;      /* inbound TLS (runtime.server.transport.tls), NULL = plain HTTP;
+                                      * made before fork so workers share session-ticket keys */
+    struct mb_ratelimit *ratelimit;  /* limits/ratelimit.h: token buckets (shared, same owner as shared) */
     bool owns_shared;                /* true in the first runtime; a reload's runtime borrows it
                                       * and the master moves ownership to the new runtime when
                                       * it retires the old one (after the new workers are ready) */

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "auth/gateway.h"
 #include "common/log.h"
 #include "http/http_server.h"
 #include "mcp/http_transport.h"
@@ -20,6 +21,7 @@ struct worker {
     struct mb_runtime *rt;
     int id;
     struct mb_upstream *up;
+    struct mb_gateway *gw;
     struct mb_mcp_server *mcp;
     struct mb_http_transport *transport;
     struct mb_http_server *http;
@@ -48,6 +50,10 @@ static void finish(struct worker *w)
     if (w->transport) {
         mb_http_transport_destroy(w->transport);
         w->transport = NULL;
+    }
+    if (w->gw) {
+        mb_gateway_destroy(w->gw);  /* before upstream: its JWKS fetches are upstream calls */
+        w->gw = NULL;
     }
     if (w->up) {
         mb_upstream_destroy(w->up);
@@ -113,10 +119,19 @@ int mb_worker_main(struct mb_runtime *rt, int worker_id, int listen_fd, int read
     limits.body_timeout_ms = cfg->body_timeout_ms;
     limits.idle_timeout_ms = cfg->idle_timeout_ms;
     limits.max_connections = cfg->max_connections_per_worker;
+    limits.tls = rt->tls;
 
     w->up = mb_upstream_create(&w->loop, &opts);
+    if (w->up && cfg->security.auth_enabled) {
+        char err[256];
+        w->gw = mb_gateway_create(&w->loop, w->up, &cfg->security, rt->gateway_shared, err, sizeof err);
+        if (!w->gw) {
+            mb_error("worker", "authentication could not start: %s", err);
+            goto done;
+        }
+    }
     w->mcp = w->up ? mb_mcp_server_create(&w->loop, rt, w->up) : NULL;
-    w->transport = w->mcp ? mb_http_transport_create(&w->loop, rt, w->mcp, worker_id) : NULL;
+    w->transport = w->mcp ? mb_http_transport_create(&w->loop, rt, w->mcp, w->gw, worker_id) : NULL;
     w->http = w->transport ? mb_http_server_create(&w->loop, &limits, mb_http_transport_on_request, w->transport) : NULL;
     if (!w->http) {
         mb_error("worker", "could not set up the worker");

@@ -8,7 +8,9 @@
  * had to wait until curl returned (cancels asked for from inside curl callbacks, calls started
  * from them, a destroy), then reads the completed transfers and runs their done callbacks,
  * outside any curl callback. Calls and their easy handles are recycled through a bounded free
- * list; connections stay in the multi's cache. */
+ * list; connections stay in the multi's cache. Every easy handle is attached to one CURLSH that
+ * holds the TLS session cache and the DNS cache (the worker is single-threaded, so it needs no
+ * lock callbacks); complete() reads curl's connection and timing counters into the stats. */
 #include "upstream/upstream.h"
 
 #include "common/buf.h"
@@ -16,6 +18,8 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <openssl/crypto.h>
+#include <openssl/ssl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +58,11 @@ struct mb_upstream_call {
     bool too_big;
     bool no_memory;
     bool stopped;               /* the body hook asked to stop */
+    bool sensitive;             /* wipe the headers, the request and the response when done */
+    bool tls_checked;           /* the TLS state was looked at (first status line) */
+    bool tls_resumed;           /* the connection's TLS session was resumed */
+    char *req_body;             /* our copy of a sensitive request body (curl does not copy it) */
+    size_t req_body_len;
     size_t received;            /* body bytes received */
     mb_upstream_body_cb on_body;
     void *body_data;
@@ -85,7 +94,8 @@ struct mb_upstream {
     uv_loop_t *loop;
     CURLM *multi;
     uv_timer_t timer;
-    struct mb_upstream_options opts;
+    struct mb_upstream_options opts;  /* TLS strings point to our own copies */
+    CURLSH *share;              /* TLS sessions and DNS, shared by every easy handle */
     struct up_list active;
     struct up_list pending;
     struct up_list free_calls;
@@ -126,12 +136,32 @@ static void list_unlink(struct up_list *l, struct mb_upstream_call *c)
     l->count--;
 }
 
+/* Releases what one call carried: headers, request copy, response body; wiped first when the
+ * call was marked sensitive. */
+static void call_release_data(struct mb_upstream_call *c)
+{
+    if (c->sensitive) {
+        for (struct curl_slist *h = c->headers; h; h = h->next)
+            OPENSSL_cleanse(h->data, strlen(h->data));
+        if (c->body.data)
+            OPENSSL_cleanse(c->body.data, c->body.cap);
+        if (c->req_body)
+            OPENSSL_cleanse(c->req_body, c->req_body_len);
+    }
+    curl_slist_free_all(c->headers);
+    c->headers = NULL;
+    mb_buf_dispose(&c->body);
+    free(c->req_body);
+    c->req_body = NULL;
+    c->req_body_len = 0;
+    c->sensitive = false;
+}
+
 static void call_free(struct mb_upstream_call *c)
 {
     if (c->easy)
         curl_easy_cleanup(c->easy);
-    curl_slist_free_all(c->headers);
-    mb_buf_dispose(&c->body);
+    call_release_data(c);
     free(c);
 }
 
@@ -149,9 +179,7 @@ static void call_recycle(struct mb_upstream_call *c)
     }
     if (c->fresh)
         up->fresh--;
-    curl_slist_free_all(c->headers);
-    c->headers = NULL;
-    mb_buf_dispose(&c->body);
+    call_release_data(c);
     c->done_cb = NULL;
     c->progress_cb = NULL;
     c->data = NULL;
@@ -247,6 +275,15 @@ static size_t on_curl_header(char *ptr, size_t size, size_t nmemb, void *userdat
     if (c->headers_done)
         return len;  /* trailers */
     if (len >= 5 && strncmp(ptr, "HTTP/", 5) == 0) {
+        if (!c->tls_checked) {
+            /* The connection is attached only while the transfer runs: look at its TLS state
+             * now (complete() keeps it only when this call opened the connection). */
+            struct curl_tlssessioninfo *ti = NULL;
+            c->tls_checked = true;
+            if (curl_easy_getinfo(c->easy, CURLINFO_TLS_SSL_PTR, &ti) == CURLE_OK && ti &&
+                ti->backend == CURLSSLBACKEND_OPENSSL && ti->internals)
+                c->tls_resumed = SSL_session_reused((SSL *)ti->internals) == 1;
+        }
         /* A new response (after a 1xx): forget what the previous one said. */
         const char *sp = memchr(ptr, ' ', len);
         c->header_status = 0;
@@ -277,6 +314,35 @@ static size_t on_curl_header(char *ptr, size_t size, size_t nmemb, void *userdat
     return c->cancelled ? 0 : len;
 }
 
+/* mb_buf_append for secrets: growing moves the bytes to a new block and wipes the old one, so
+ * no copy is left behind in freed memory. */
+static int sensitive_append(struct mb_buf *b, const char *p, size_t n)
+{
+    if (n > b->max - b->len)
+        return -E2BIG;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 1024;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        if (cap > b->max + 1)
+            cap = b->max + 1;
+        char *d = malloc(cap);
+        if (!d)
+            return -ENOMEM;
+        if (b->data) {
+            memcpy(d, b->data, b->len);
+            OPENSSL_cleanse(b->data, b->cap);
+            free(b->data);
+        }
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
 static size_t on_curl_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
     struct mb_upstream_call *c = userdata;
@@ -294,7 +360,7 @@ static size_t on_curl_write(char *ptr, size_t size, size_t nmemb, void *userdata
             goto done;
         }
     } else {
-        int err = mb_buf_append(&c->body, ptr, len);
+        int err = c->sensitive ? sensitive_append(&c->body, ptr, len) : mb_buf_append(&c->body, ptr, len);
         if (err) {
             if (err == -E2BIG)
                 c->too_big = true;
@@ -315,6 +381,39 @@ done:
 }
 
 /* --- completion ---------------------------------------------------------------------------- */
+
+static uint64_t span_us(curl_off_t from, curl_off_t to)
+{
+    return to > from ? (uint64_t)(to - from) : 0;
+}
+
+/* curl's times are cumulative from the start of the call; we report each phase alone. On a
+ * pooled connection curl still stamps the connect phases (close to zero): they are left at 0. */
+static void read_timing(struct mb_upstream_call *c, struct mb_upstream_timing *t)
+{
+    curl_off_t dns = 0, conn = 0, app = 0, pre = 0, start = 0, total = 0;
+    long connects = 0;
+    curl_easy_getinfo(c->easy, CURLINFO_NAMELOOKUP_TIME_T, &dns);
+    curl_easy_getinfo(c->easy, CURLINFO_CONNECT_TIME_T, &conn);
+    curl_easy_getinfo(c->easy, CURLINFO_APPCONNECT_TIME_T, &app);
+    curl_easy_getinfo(c->easy, CURLINFO_PRETRANSFER_TIME_T, &pre);
+    curl_easy_getinfo(c->easy, CURLINFO_STARTTRANSFER_TIME_T, &start);
+    curl_easy_getinfo(c->easy, CURLINFO_TOTAL_TIME_T, &total);
+    curl_easy_getinfo(c->easy, CURLINFO_NUM_CONNECTS, &connects);
+    memset(t, 0, sizeof *t);
+    t->total_us = total > 0 ? (uint64_t)total : 0;
+    t->first_byte_us = start > 0 ? span_us(pre, start) : 0;
+    if (connects <= 0)
+        return;
+    t->new_connection = true;
+    t->dns_us = dns > 0 ? (uint64_t)dns : 0;
+    t->connect_us = span_us(dns, conn);
+    if (app > 0) {
+        t->tls_handshake = true;
+        t->tls_us = span_us(conn, app);
+        t->tls_resumed = c->tls_resumed;
+    }
+}
 
 static void complete(struct mb_upstream_call *c, CURLcode res)
 {
@@ -354,6 +453,15 @@ static void complete(struct mb_upstream_call *c, CURLcode res)
     resp.status = status;
     resp.content_type = ctype;
     resp.total_seconds = (double)total_us / 1e6;
+    read_timing(c, &resp.timing);
+    if (resp.timing.new_connection)
+        up->stats.connections_new++;
+    else if (status > 0)
+        up->stats.connections_reused++;
+    if (resp.timing.tls_handshake)
+        up->stats.tls_handshakes++;
+    if (resp.timing.tls_resumed)
+        up->stats.tls_resumed++;
     resp.body = c->body.data ? c->body.data : "";
     resp.body_len = c->body.len;
 
@@ -733,6 +841,47 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
     return 0;
 }
 
+/* --- TLS options ----------------------------------------------------------------------------- */
+
+static int copy_tls_string(const char *in, const char **out)
+{
+    *out = NULL;
+    if (!in)
+        return 0;
+    char *d = strdup(in);
+    if (!d)
+        return -ENOMEM;
+    *out = d;
+    return 0;
+}
+
+/* up->opts already holds the caller's pointers: replace them with our own copies. */
+static int copy_tls_options(struct mb_upstream *up, const struct mb_upstream_options *opts)
+{
+    up->opts.tls_ca_file = up->opts.tls_cert_file = NULL;
+    up->opts.tls_key_file = up->opts.tls_key_password = NULL;
+    if (!opts)
+        return 0;
+    if (copy_tls_string(opts->tls_ca_file, &up->opts.tls_ca_file) != 0 ||
+        copy_tls_string(opts->tls_cert_file, &up->opts.tls_cert_file) != 0 ||
+        copy_tls_string(opts->tls_key_file, &up->opts.tls_key_file) != 0 ||
+        copy_tls_string(opts->tls_key_password, &up->opts.tls_key_password) != 0)
+        return -ENOMEM;
+    return 0;
+}
+
+static void free_tls_options(struct mb_upstream *up)
+{
+    if (up->opts.tls_key_password)
+        OPENSSL_cleanse((char *)up->opts.tls_key_password, strlen(up->opts.tls_key_password));
+    free((char *)up->opts.tls_ca_file);
+    free((char *)up->opts.tls_cert_file);
+    free((char *)up->opts.tls_key_file);
+    free((char *)up->opts.tls_key_password);
+    up->opts.tls_ca_file = up->opts.tls_cert_file = NULL;
+    up->opts.tls_key_file = up->opts.tls_key_password = NULL;
+}
+
 /* --- public API ------------------------------------------------------------------------------ */
 
 struct mb_upstream *mb_upstream_create(uv_loop_t *loop, const struct mb_upstream_options *opts)
@@ -752,6 +901,13 @@ struct mb_upstream *mb_upstream_create(uv_loop_t *loop, const struct mb_upstream
         up->opts.max_keepalive = UP_DEFAULT_MAX_KEEPALIVE;
     if (!up->opts.connect_timeout_ms)
         up->opts.connect_timeout_ms = UP_DEFAULT_CONNECT_TIMEOUT_MS;
+    if (copy_tls_options(up, opts) != 0)
+        goto fail;
+    up->share = curl_share_init();
+    if (!up->share ||
+        curl_share_setopt(up->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK ||
+        curl_share_setopt(up->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK)
+        goto fail;
     up->multi = curl_multi_init();
     if (!up->multi)
         goto fail;
@@ -769,6 +925,9 @@ fail:
     if (up) {
         if (up->multi)
             curl_multi_cleanup(up->multi);
+        if (up->share)
+            curl_share_cleanup(up->share);
+        free_tls_options(up);
         free(up);
     }
     return NULL;
@@ -798,6 +957,9 @@ static struct mb_upstream_call *call_get(struct mb_upstream *up)
     c->header_status = 0;
     c->fresh = c->headers_done = c->encoded = false;
     c->cancelled = c->completing = c->too_big = c->no_memory = c->stopped = false;
+    c->sensitive = c->tls_checked = c->tls_resumed = false;
+    c->req_body = NULL;
+    c->req_body_len = 0;
     c->received = 0;
     c->on_body = NULL;
     c->body_data = NULL;
@@ -852,6 +1014,7 @@ static int call_configure(struct mb_upstream_call *c, const struct mb_upstream_r
         }
     }
     rc = -ENOMEM;
+    c->sensitive = req->sensitive;
     bool body = sends_body(req);
     /* No 100-continue round trip, and no form-urlencoded type the caller did not ask for. */
     if (body && !has_expect && headers_add(c, "Expect:") != 0)
@@ -877,6 +1040,20 @@ static int call_configure(struct mb_upstream_call *c, const struct mb_upstream_r
     ok &= curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) == CURLE_OK;
 #endif
     ok &= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK;
+    /* curl_easy_reset keeps the share attached but not its settings: attach it every time. */
+    ok &= curl_easy_setopt(e, CURLOPT_SHARE, up->share) == CURLE_OK;
+    ok &= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK;
+    ok &= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK;
+    if (up->opts.tls_ca_file)
+        ok &= curl_easy_setopt(e, CURLOPT_CAINFO, up->opts.tls_ca_file) == CURLE_OK;
+    if (up->opts.tls_cert_file) {
+        ok &= curl_easy_setopt(e, CURLOPT_SSLCERT, up->opts.tls_cert_file) == CURLE_OK;
+        ok &= curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM") == CURLE_OK;
+        if (up->opts.tls_key_file)
+            ok &= curl_easy_setopt(e, CURLOPT_SSLKEY, up->opts.tls_key_file) == CURLE_OK;
+        if (up->opts.tls_key_password)
+            ok &= curl_easy_setopt(e, CURLOPT_KEYPASSWD, up->opts.tls_key_password) == CURLE_OK;
+    }
     ok &= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)up->opts.connect_timeout_ms) == CURLE_OK;
     ok &= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)req->timeout_ms) == CURLE_OK;
     if (up->opts.accept_encoding)
@@ -897,7 +1074,19 @@ static int call_configure(struct mb_upstream_call *c, const struct mb_upstream_r
         /* POST semantics carry the body (copied by curl); other verbs ride on CUSTOMREQUEST. */
         ok &= curl_easy_setopt(e, CURLOPT_POST, 1L) == CURLE_OK;
         ok &= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len) == CURLE_OK;
-        ok &= curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, req->body ? req->body : "") == CURLE_OK;
+        if (c->sensitive) {
+            /* Our own copy, which we can wipe (curl's COPYPOSTFIELDS copy we could not). */
+            c->req_body = malloc(req->body_len + 1);
+            if (!c->req_body)
+                goto done;
+            if (req->body_len)
+                memcpy(c->req_body, req->body, req->body_len);
+            c->req_body[req->body_len] = '\0';
+            c->req_body_len = req->body_len;
+            ok &= curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->req_body) == CURLE_OK;
+        } else {
+            ok &= curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, req->body ? req->body : "") == CURLE_OK;
+        }
         if (strcmp(req->method, "POST") != 0)
             ok &= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method) == CURLE_OK;
     }
@@ -1010,6 +1199,10 @@ static void do_destroy(struct mb_upstream *up)
     up->destroyed = true;  /* curl callbacks from cleanup only close polls and sockets from here on */
     curl_multi_cleanup(up->multi);  /* closes the pooled connections through on_close_socket */
     up->multi = NULL;
+    if (up->share)
+        curl_share_cleanup(up->share);  /* no easy handle is left attached */
+    up->share = NULL;
+    free_tls_options(up);
     while (up->socks)
         sock_close(up, up->socks);  /* records curl closed without telling us: polls only */
     free(up->by_fd);

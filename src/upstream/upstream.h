@@ -5,12 +5,19 @@
  *
  * The response body is accumulated up to max_response_bytes; past that the transfer is aborted
  * at once and the call completes with MB_UPSTREAM_ETOOBIG. With a body hook (on_body) the
- * bytes go to the caller instead (for the streaming response guard) and no cap applies here. */
+ * bytes go to the caller instead (for the streaming response guard) and no cap applies here.
+ *
+ * HTTPS: servers are always verified (peer and host name) against tls_ca_file or the system
+ * store; a client certificate is presented when configured. The easy handles of one client share
+ * TLS sessions and the DNS cache (one CURLSH), so a new connection to a known host resumes its
+ * TLS session; handshakes and connection reuse are counted (mb_upstream_stats) and each call
+ * reports its phase timings (docs/internals/outbound-auth.md). */
 #ifndef MB_UPSTREAM_H
 #define MB_UPSTREAM_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 struct mb_upstream_options {
@@ -18,6 +25,12 @@ struct mb_upstream_options {
     unsigned max_keepalive;         /* idle connections kept; default 20 */
     unsigned connect_timeout_ms;    /* default 5000 */
     bool accept_encoding;           /* ask for gzip/deflate and decode (decoded size is what counts) */
+    /* Downstream TLS (runtime.http.tls). Every string is copied by mb_upstream_create; NULL =
+     * not set. There is no switch to turn verification off. */
+    const char *tls_ca_file;        /* PEM bundle of trusted CAs; NULL = the system store */
+    const char *tls_cert_file;      /* PEM client certificate presented to servers that ask */
+    const char *tls_key_file;       /* its PEM private key; NULL = the key is in tls_cert_file */
+    const char *tls_key_password;   /* passphrase of an encrypted key (wiped at destroy) */
 };
 
 enum mb_upstream_error {
@@ -47,6 +60,21 @@ struct mb_upstream_request {
     size_t max_response_bytes;      /* 0 = default 1 MiB; not applied when on_body is set */
     mb_upstream_body_cb on_body;    /* NULL: the body is accumulated (response body/body_len) */
     void *body_data;                /* on_body's data */
+    bool sensitive;                 /* request body, headers or response carry secrets: our
+                                     * copies are wiped (OPENSSL_cleanse) when the call ends */
+};
+
+/* Where the time of one call went, in microseconds; each field is the duration of that phase
+ * alone. dns, connect and tls are 0 when the call rode a pooled connection. */
+struct mb_upstream_timing {
+    uint64_t dns_us;                /* name resolution */
+    uint64_t connect_us;            /* TCP connect */
+    uint64_t tls_us;                /* TLS handshake (0 for http://) */
+    uint64_t first_byte_us;         /* request sent until the first response byte */
+    uint64_t total_us;              /* the whole call, as curl measured it */
+    bool new_connection;            /* the call opened a connection */
+    bool tls_handshake;             /* ... and completed a TLS handshake on it */
+    bool tls_resumed;               /* ... which resumed an earlier TLS session */
 };
 
 struct mb_upstream_response {
@@ -58,6 +86,7 @@ struct mb_upstream_response {
     size_t body_len;
     size_t content_length;          /* from the header, or (size_t)-1 when unknown */
     double total_seconds;           /* curl's CURLINFO_TOTAL_TIME */
+    struct mb_upstream_timing timing;
 };
 
 enum mb_upstream_phase {
@@ -77,8 +106,10 @@ typedef void (*mb_upstream_progress_cb)(void *data, enum mb_upstream_phase phase
 struct mb_upstream;
 struct mb_upstream_call;
 
-/* Creates the client on loop. Returns NULL on failure. curl_global_init must have been called
- * once by the process (main does it before forking). */
+/* Creates the client on loop. Returns NULL on failure (also when the TLS strings cannot be
+ * copied). The TLS files are read by curl when a connection needs them: a missing or bad file
+ * makes those calls fail with MB_UPSTREAM_ECONNECT. curl_global_init must have been called once
+ * by the process (main does it before forking). */
 struct mb_upstream *mb_upstream_create(uv_loop_t *loop, const struct mb_upstream_options *opts);
 /* Cancels all calls (their callbacks do not run), closes handles; the memory is released once
  * the loop has run the close callbacks. */
@@ -103,6 +134,10 @@ struct mb_upstream_stats {
     unsigned long sockets_closed;   /* closed by our CURLOPT_CLOSESOCKETFUNCTION */
     unsigned long polls_created;    /* uv_poll_t handles initialised (any socket) */
     unsigned long parked_wakeups;   /* events on idle pooled sockets (peer closed or sent bytes) */
+    unsigned long connections_new;  /* completed calls that opened a connection */
+    unsigned long connections_reused; /* completed calls that rode a pooled keep-alive connection */
+    unsigned long tls_handshakes;   /* TLS handshakes completed (full or resumed) */
+    unsigned long tls_resumed;      /* of those, abbreviated handshakes (session resumed) */
     unsigned sockets_tracked;       /* now: sockets in the fd table */
     unsigned sockets_parked;        /* now: idle pooled sockets still watched for readability */
 };

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The command line: `check` (OK, file:line errors, fail-closed refusal of unimplemented security
+# The command line: `check` (OK, file:line errors, fail-closed refusal of incomplete security
 # features), `tools` (table and JSON), version/help, and usage errors with exit code 2.
 source "$(dirname "$0")/lib.sh"
 
@@ -41,19 +41,21 @@ cat > "$MB_TMP/auth.json" <<JSON
 {
   "api": { "openapi": { "spec_file": "$spec", "base_url": "http://127.0.0.1:8501" } },
   "security": {
-    "authentication": { "enabled": true }
+    "authentication": { "enabled": true, "service_acount": { "enabled": true } }
   }
 }
 JSON
 set +e
 out=$("$MCPBRIDGE" check --config "$MB_TMP/auth.json" 2>&1); rc=$?
 set -e
-expect_eq "$rc" 1 "check refuses enabled authentication"
-grep -q "auth.json:4: security.authentication .* refusing to start" <<<"$out" || fail "fail-closed message: $out"
+expect_eq "$rc" 1 "check refuses authentication without a credential source"
+grep -q "auth.json:4: security.authentication: authentication is enabled but neither service_account nor user_auth" <<<"$out" || fail "fail-closed message: $out"
+# A misspelt security key is an error, not a warning.
+grep -q "auth.json:4: security.authentication: unknown key \"service_acount\"" <<<"$out" || fail "strict security keys: $out"
 set +e
 timeout 5 "$MCPBRIDGE" serve --config "$MB_TMP/auth.json" --port "$(free_port)" >/dev/null 2>&1; rc=$?
 set -e
-expect_eq "$rc" 1 "serve refuses enabled authentication"
+expect_eq "$rc" 1 "serve refuses authentication without a credential source"
 
 json=$("$MCPBRIDGE" tools --spec "$spec" --json)
 echo "$json" | python3 -c '

@@ -3,7 +3,11 @@
  * far over the cap, an endless chunked body, a request it never answers, gzip bodies, an echo).
  * The server counts accepts and notices when the client hangs up mid-body, so the tests can
  * check connection reuse and that an oversized transfer really stopped early. Every wait is
- * bounded by a deadline timer; nothing measures speed. */
+ * bounded by a deadline timer; nothing measures speed.
+ * Downstream TLS is tested against a second, blocking OpenSSL server (one thread per
+ * connection) with a CA, a server and a client certificate made at test time: verification,
+ * client certificates, the handshake counter on keep-alive connections and session resumption
+ * on a new connection. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,7 +20,16 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <sys/stat.h>
+#include <sys/time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -595,6 +608,7 @@ struct result {
     size_t body_len;
     size_t content_length;
     double total_seconds;
+    struct mb_upstream_timing timing;
     unsigned nphases;
     enum mb_upstream_phase phases[MAX_PHASES];
     size_t received[MAX_PHASES];
@@ -640,6 +654,7 @@ static void on_done(void *data, const struct mb_upstream_response *resp)
     r->body_len = resp->body_len;
     r->content_length = resp->content_length;
     r->total_seconds = resp->total_seconds;
+    r->timing = resp->timing;
     if (r->cancel_on_done)
         mb_upstream_cancel(r->cancel_on_done);
     if (r->destroy_on_done) {
@@ -717,6 +732,18 @@ static void test_json_keepalive_reuses_one_connection(void **state)
     assert_int_equal(st.sockets_opened, 1);
     assert_int_equal(st.polls_created, 1);
     assert_int_equal(st.sockets_parked, 1);
+    /* The first call opened the connection, the second rode it; no TLS on http://. */
+    assert_int_equal(st.connections_new, 1);
+    assert_int_equal(st.connections_reused, 1);
+    assert_int_equal(st.tls_handshakes, 0);
+    assert_true(a->timing.new_connection);
+    assert_false(a->timing.tls_handshake);
+    assert_int_equal(a->timing.tls_us, 0);
+    assert_true(a->timing.total_us > 0);
+    assert_true(a->timing.total_us >= a->timing.first_byte_us);
+    assert_false(b->timing.new_connection);
+    assert_int_equal(b->timing.dns_us, 0);
+    assert_int_equal(b->timing.connect_us, 0);
     result_free(a);
     result_free(b);
 }
@@ -1334,12 +1361,475 @@ static void test_destroy_with_parked_sockets(void **state)
     assert_int_equal(f->srv.peer_closes, conns - 1);
 }
 
+/* --- downstream TLS: certificates made at test time, a blocking OpenSSL server ----------------- */
+
+#define CLIENT_KEY_PASSWORD "correct horse"
+#define TLS_MAX_CONNS 16
+
+static char tls_dir[64];
+static char ca_pem[128], other_ca_pem[128], srv_cert_pem[128], srv_key_pem[128];
+static char cli_cert_pem[128], cli_key_pem[128];
+
+static void add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
+{
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, issuer, cert, NULL, NULL, 0);
+    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+    assert_non_null(ext);
+    assert_int_equal(X509_add_ext(cert, ext, -1), 1);
+    X509_EXTENSION_free(ext);
+}
+
+enum cert_kind { CERT_CA, CERT_SERVER, CERT_CLIENT };
+
+/* A P-256 certificate for key, signed by issuer (self-signed when issuer is NULL). */
+static X509 *make_cert(EVP_PKEY *key, const char *cn, enum cert_kind kind, X509 *issuer,
+                       EVP_PKEY *issuer_key, long serial)
+{
+    X509 *x = X509_new();
+    assert_non_null(x);
+    assert_int_equal(X509_set_version(x, 2), 1);
+    assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), serial), 1);
+    assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), -3600));
+    assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 86400));
+    assert_int_equal(X509_set_pubkey(x, key), 1);
+    X509_NAME *name = X509_get_subject_name(x);
+    assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn,
+                                                -1, -1, 0), 1);
+    assert_int_equal(X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name), 1);
+    X509 *iss = issuer ? issuer : x;
+    add_ext(x, iss, NID_subject_key_identifier, "hash");
+    if (kind == CERT_CA) {
+        add_ext(x, iss, NID_basic_constraints, "critical,CA:TRUE");
+        add_ext(x, iss, NID_key_usage, "critical,keyCertSign,cRLSign");
+    } else {
+        add_ext(x, iss, NID_authority_key_identifier, "keyid");
+        add_ext(x, iss, NID_basic_constraints, "critical,CA:FALSE");
+        add_ext(x, iss, NID_key_usage, "critical,digitalSignature");
+        add_ext(x, iss, NID_ext_key_usage, kind == CERT_SERVER ? "serverAuth" : "clientAuth");
+        if (kind == CERT_SERVER)
+            add_ext(x, iss, NID_subject_alt_name, "IP:127.0.0.1,DNS:localhost");
+    }
+    assert_true(X509_sign(x, issuer_key ? issuer_key : key, EVP_sha256()) > 0);
+    return x;
+}
+
+static void write_pem(const char *path, X509 *cert, EVP_PKEY *key, const char *password)
+{
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    if (cert)
+        assert_int_equal(PEM_write_X509(fp, cert), 1);
+    if (key)
+        assert_int_equal(PEM_write_PrivateKey(fp, key, password ? EVP_aes_128_cbc() : NULL, NULL, 0,
+                                              NULL, (void *)password), 1);
+    assert_int_equal(fclose(fp), 0);
+}
+
+static void make_tls_files(void)
+{
+    snprintf(tls_dir, sizeof tls_dir, "/tmp/mb-upstream-tls-XXXXXX");
+    assert_non_null(mkdtemp(tls_dir));
+    snprintf(ca_pem, sizeof ca_pem, "%s/ca.pem", tls_dir);
+    snprintf(other_ca_pem, sizeof other_ca_pem, "%s/other-ca.pem", tls_dir);
+    snprintf(srv_cert_pem, sizeof srv_cert_pem, "%s/server.pem", tls_dir);
+    snprintf(srv_key_pem, sizeof srv_key_pem, "%s/server.key", tls_dir);
+    snprintf(cli_cert_pem, sizeof cli_cert_pem, "%s/client.pem", tls_dir);
+    snprintf(cli_key_pem, sizeof cli_key_pem, "%s/client.key", tls_dir);
+    EVP_PKEY *ca_key = EVP_EC_gen("P-256"), *other_key = EVP_EC_gen("P-256");
+    EVP_PKEY *srv_key = EVP_EC_gen("P-256"), *cli_key = EVP_EC_gen("P-256");
+    assert_true(ca_key && other_key && srv_key && cli_key);
+    X509 *ca = make_cert(ca_key, "mcpbridge test CA", CERT_CA, NULL, NULL, 1);
+    X509 *other = make_cert(other_key, "some other CA", CERT_CA, NULL, NULL, 2);
+    X509 *srv = make_cert(srv_key, "127.0.0.1", CERT_SERVER, ca, ca_key, 3);
+    X509 *cli = make_cert(cli_key, "mcpbridge test client", CERT_CLIENT, ca, ca_key, 4);
+    write_pem(ca_pem, ca, NULL, NULL);
+    write_pem(other_ca_pem, other, NULL, NULL);
+    write_pem(srv_cert_pem, srv, NULL, NULL);
+    write_pem(srv_key_pem, NULL, srv_key, NULL);
+    write_pem(cli_cert_pem, cli, NULL, NULL);
+    write_pem(cli_key_pem, NULL, cli_key, CLIENT_KEY_PASSWORD);  /* encrypted */
+    X509_free(ca);
+    X509_free(other);
+    X509_free(srv);
+    X509_free(cli);
+    EVP_PKEY_free(ca_key);
+    EVP_PKEY_free(other_key);
+    EVP_PKEY_free(srv_key);
+    EVP_PKEY_free(cli_key);
+}
+
+static void remove_tls_files(void)
+{
+    const char *files[] = {ca_pem, other_ca_pem, srv_cert_pem, srv_key_pem, cli_cert_pem, cli_key_pem};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        unlink(files[i]);
+    rmdir(tls_dir);
+}
+
+/* The server: an acceptor thread and one blocking thread per connection (HTTP/1.1 keep-alive;
+ * "/close" answers with Connection: close and hangs up). */
+struct tls_srv {
+    SSL_CTX *ctx;
+    int fd;
+    int port;
+    pthread_t acceptor;
+    pthread_t conns[TLS_MAX_CONNS];
+    atomic_uint nconns;
+    atomic_uint accepts;
+    atomic_uint handshakes;
+    atomic_uint handshake_failures;
+    atomic_uint resumed;
+    atomic_uint requests;
+    atomic_uint client_certs;      /* handshakes where a verified client certificate came */
+    char client_cn[64];            /* written before client_certs is incremented */
+};
+
+static struct tls_srv tsrv;
+
+struct tls_conn_arg {
+    struct tls_srv *srv;
+    int fd;
+};
+
+static void *tls_conn_main(void *arg)
+{
+    struct tls_conn_arg *a = arg;
+    struct tls_srv *srv = a->srv;
+    int fd = a->fd;
+    free(a);
+    struct timeval tv = {.tv_sec = 10};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    SSL *ssl = SSL_new(srv->ctx);
+    if (!ssl || SSL_set_fd(ssl, fd) != 1 || SSL_accept(ssl) != 1) {
+        atomic_fetch_add(&srv->handshake_failures, 1);
+        goto out;
+    }
+    if (SSL_session_reused(ssl))
+        atomic_fetch_add(&srv->resumed, 1);
+    X509 *peer = SSL_get1_peer_certificate(ssl);
+    if (peer && SSL_get_verify_result(ssl) == X509_V_OK) {
+        X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, srv->client_cn,
+                                  sizeof srv->client_cn);
+        atomic_fetch_add(&srv->client_certs, 1);
+    }
+    X509_free(peer);
+    atomic_fetch_add(&srv->handshakes, 1);
+    char buf[8192];
+    size_t len = 0;
+    for (;;) {
+        char *end;
+        while (!(end = memmem(buf, len, "\r\n\r\n", 4))) {
+            if (len == sizeof buf - 1)
+                goto out;
+            int n = SSL_read(ssl, buf + len, (int)(sizeof buf - 1 - len));
+            if (n <= 0)
+                goto out;
+            len += (size_t)n;
+        }
+        size_t head = (size_t)(end - buf) + 4;
+        buf[len] = '\0';
+        size_t clen = 0;
+        const char *cl = strcasestr(buf, "\r\nContent-Length:");
+        if (cl && cl < end)
+            clen = strtoul(cl + 17, NULL, 10);
+        if (head + clen > sizeof buf - 1)
+            goto out;
+        while (len < head + clen) {
+            int n = SSL_read(ssl, buf + len, (int)(sizeof buf - 1 - len));
+            if (n <= 0)
+                goto out;
+            len += (size_t)n;
+        }
+        char path[64] = "";
+        if (sscanf(buf, "%*s %63s", path) != 1)
+            goto out;
+        atomic_fetch_add(&srv->requests, 1);
+        bool close_after = strcmp(path, "/close") == 0;
+        if (strcmp(path, "/wait") == 0)
+            usleep(300 * 1000);
+        static const char body[] = "{\"tls\":true}";
+        char resp[256];
+        int n = snprintf(resp, sizeof resp,
+                         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                         "%s\r\n%s", sizeof body - 1, close_after ? "Connection: close\r\n" : "", body);
+        if (SSL_write(ssl, resp, n) != n)
+            goto out;
+        memmove(buf, buf + head + clen, len - head - clen);
+        len -= head + clen;
+        if (close_after) {
+            SSL_shutdown(ssl);
+            break;
+        }
+    }
+out:
+    SSL_free(ssl);
+    close(fd);
+    return NULL;
+}
+
+static void *tls_accept_main(void *arg)
+{
+    struct tls_srv *srv = arg;
+    for (;;) {
+        int fd = accept(srv->fd, NULL, NULL);
+        if (fd < 0) {
+            if (errno == EINTR)
+                continue;
+            break;  /* shut down */
+        }
+        unsigned i = atomic_load(&srv->nconns);
+        if (i >= TLS_MAX_CONNS) {
+            close(fd);
+            continue;
+        }
+        atomic_fetch_add(&srv->accepts, 1);
+        struct tls_conn_arg *a = malloc(sizeof *a);
+        assert_non_null(a);
+        a->srv = srv;
+        a->fd = fd;
+        assert_int_equal(pthread_create(&srv->conns[i], NULL, tls_conn_main, a), 0);
+        atomic_store(&srv->nconns, i + 1);
+    }
+    return NULL;
+}
+
+static void tls_srv_start(struct tls_srv *srv)
+{
+    memset(srv, 0, sizeof *srv);
+    srv->ctx = SSL_CTX_new(TLS_server_method());
+    assert_non_null(srv->ctx);
+    assert_int_equal(SSL_CTX_use_certificate_file(srv->ctx, srv_cert_pem, SSL_FILETYPE_PEM), 1);
+    assert_int_equal(SSL_CTX_use_PrivateKey_file(srv->ctx, srv_key_pem, SSL_FILETYPE_PEM), 1);
+    assert_int_equal(SSL_CTX_load_verify_locations(srv->ctx, ca_pem, NULL), 1);
+    /* Ask for a client certificate, do not require one. */
+    SSL_CTX_set_verify(srv->ctx, SSL_VERIFY_PEER, NULL);
+    assert_int_equal(SSL_CTX_set_session_id_context(srv->ctx, (const unsigned char *)"mbtest", 6), 1);
+    srv->fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(srv->fd >= 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(srv->fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    assert_int_equal(listen(srv->fd, 16), 0);
+    socklen_t alen = sizeof addr;
+    assert_int_equal(getsockname(srv->fd, (struct sockaddr *)&addr, &alen), 0);
+    srv->port = ntohs(addr.sin_port);
+    assert_int_equal(pthread_create(&srv->acceptor, NULL, tls_accept_main, srv), 0);
+}
+
+/* Call after the client is gone (its connections closed): every thread ends. */
+static void tls_srv_stop(struct tls_srv *srv)
+{
+    shutdown(srv->fd, SHUT_RDWR);
+    pthread_join(srv->acceptor, NULL);
+    close(srv->fd);
+    unsigned n = atomic_load(&srv->nconns);
+    for (unsigned i = 0; i < n; i++)
+        pthread_join(srv->conns[i], NULL);
+    SSL_CTX_free(srv->ctx);
+}
+
+static int tls_setup(void **state)
+{
+    fx_setup(state);
+    tls_srv_start(&tsrv);
+    return 0;
+}
+
+static int tls_teardown(void **state)
+{
+    fx_teardown(state);  /* destroys the client: its connections close, the threads end */
+    tls_srv_stop(&tsrv);
+    return 0;
+}
+
+static struct result *tls_get(struct fx *f, const char *path)
+{
+    char url[128];
+    snprintf(url, sizeof url, "https://127.0.0.1:%d%s", tsrv.port, path);
+    struct mb_upstream_request req = {.method = "GET", .url = url, .timeout_ms = 10000};
+    struct result *r = result_new(f);
+    assert_non_null(mb_upstream_start(f->up, &req, on_done, NULL, r));
+    RUN_UNTIL(f, r->done_calls, 10000);
+    assert_int_equal(r->done_calls, 1);
+    return r;
+}
+
+/* Verified against the CA bundle; a second call rides the same keep-alive connection and adds
+ * no handshake. */
+static void test_tls_verified_with_ca_bundle_and_kept_alive(void **state)
+{
+    struct fx *f = *state;
+    struct mb_upstream_options o = {.tls_ca_file = ca_pem};
+    fx_up(f, &o);
+    struct result *a = tls_get(f, "/json");
+    assert_int_equal(a->error, MB_UPSTREAM_OK);
+    assert_int_equal(a->status, 200);
+    assert_string_equal(a->body, "{\"tls\":true}");
+    assert_true(a->timing.new_connection);
+    assert_true(a->timing.tls_handshake);
+    assert_false(a->timing.tls_resumed);
+    assert_true(a->timing.tls_us > 0);
+    struct mb_upstream_stats st = stats_of(f);
+    assert_int_equal(st.tls_handshakes, 1);
+    assert_int_equal(st.connections_new, 1);
+
+    struct result *b = tls_get(f, "/json");
+    assert_int_equal(b->error, MB_UPSTREAM_OK);
+    assert_int_equal(b->status, 200);
+    assert_false(b->timing.new_connection);
+    assert_false(b->timing.tls_handshake);
+    assert_int_equal(b->timing.tls_us, 0);
+    st = stats_of(f);
+    assert_int_equal(st.tls_handshakes, 1);
+    assert_int_equal(st.connections_reused, 1);
+    assert_int_equal(atomic_load(&tsrv.handshakes), 1);
+    assert_int_equal(atomic_load(&tsrv.accepts), 1);
+    assert_int_equal(atomic_load(&tsrv.requests), 2);
+    assert_int_equal(atomic_load(&tsrv.client_certs), 0);  /* none configured */
+    result_free(a);
+    result_free(b);
+}
+
+/* A server whose CA we were not given is refused: with another CA bundle, and with the system
+ * store (the test CA is in no system store). No handshake is counted. */
+static void test_tls_refused_without_the_ca(void **state)
+{
+    struct fx *f = *state;
+    struct mb_upstream_options o = {.tls_ca_file = other_ca_pem};
+    fx_up(f, &o);
+    struct result *r = tls_get(f, "/json");
+    assert_int_equal(r->error, MB_UPSTREAM_ECONNECT);
+    assert_int_equal(r->status, 0);
+    assert_non_null(strstr(r->errmsg, "upstream connection failed"));
+    assert_int_equal(stats_of(f).tls_handshakes, 0);
+    result_free(r);
+    mb_upstream_destroy(f->up);
+
+    fx_up(f, NULL);
+    r = tls_get(f, "/json");
+    assert_int_equal(r->error, MB_UPSTREAM_ECONNECT);
+    assert_int_equal(stats_of(f).tls_handshakes, 0);
+    assert_int_equal(atomic_load(&tsrv.handshakes), 0);
+    assert_int_equal(atomic_load(&tsrv.requests), 0);
+    result_free(r);
+}
+
+/* The client certificate (with an encrypted key) reaches the server; a wrong passphrase fails
+ * the call instead of going on without a certificate. */
+static void test_tls_client_certificate(void **state)
+{
+    struct fx *f = *state;
+    struct mb_upstream_options o = {.tls_ca_file = ca_pem, .tls_cert_file = cli_cert_pem,
+                                    .tls_key_file = cli_key_pem,
+                                    .tls_key_password = CLIENT_KEY_PASSWORD};
+    fx_up(f, &o);
+    struct result *r = tls_get(f, "/json");
+    assert_int_equal(r->error, MB_UPSTREAM_OK);
+    assert_int_equal(r->status, 200);
+    assert_int_equal(atomic_load(&tsrv.client_certs), 1);
+    assert_string_equal(tsrv.client_cn, "mcpbridge test client");
+    result_free(r);
+    mb_upstream_destroy(f->up);
+
+    o.tls_key_password = "wrong";
+    fx_up(f, &o);
+    r = tls_get(f, "/json");
+    assert_int_equal(r->error, MB_UPSTREAM_ECONNECT);
+    assert_int_equal(atomic_load(&tsrv.requests), 1);
+    result_free(r);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    uv_stop(t->loop);
+}
+
+/* After the server closes the connection, the next calls open new ones and resume the TLS
+ * session kept in the client's share: abbreviated handshakes, counted as such on both sides.
+ * The second call starts while the first still holds the recycled easy handle, so it runs on a
+ * brand-new one and can only find the session through the share. It starts once the first
+ * handshake is over: two connections opened at the same instant may both pick the same
+ * session, and then the second one now and then goes without (see outbound-auth.md). */
+static void test_tls_new_connection_resumes_session(void **state)
+{
+    struct fx *f = *state;
+    struct mb_upstream_options o = {.tls_ca_file = ca_pem};
+    fx_up(f, &o);
+    struct result *a = tls_get(f, "/close");
+    assert_int_equal(a->error, MB_UPSTREAM_OK);
+    assert_true(a->timing.tls_handshake);
+    assert_false(a->timing.tls_resumed);
+
+    char url_wait[128], url_json[128];
+    snprintf(url_wait, sizeof url_wait, "https://127.0.0.1:%d/wait", tsrv.port);
+    snprintf(url_json, sizeof url_json, "https://127.0.0.1:%d/json", tsrv.port);
+    struct mb_upstream_request rw = {.method = "GET", .url = url_wait, .timeout_ms = 10000};
+    struct mb_upstream_request rj = {.method = "GET", .url = url_json, .timeout_ms = 10000};
+    struct result *b = result_new(f), *c = result_new(f);
+    static uv_timer_t tick;  /* closed below, released by the teardown's loop run */
+    assert_int_equal(uv_timer_init(&f->loop, &tick), 0);
+    uv_timer_start(&tick, on_tick, 10, 10);
+    assert_non_null(mb_upstream_start(f->up, &rw, on_done, NULL, b));  /* the recycled handle */
+    RUN_UNTIL(f, atomic_load(&tsrv.requests) == 2, 5000);  /* b's handshake is over */
+    assert_int_equal(atomic_load(&tsrv.requests), 2);
+    uint64_t until = uv_now(&f->loop) + 50;  /* and its session tickets read */
+    RUN_UNTIL(f, uv_now(&f->loop) >= until, 1000);
+    assert_int_equal(b->done_calls, 0);  /* the server holds /wait for 300 ms */
+    assert_non_null(mb_upstream_start(f->up, &rj, on_done, NULL, c));  /* a new handle */
+    RUN_UNTIL(f, b->done_calls && c->done_calls, 10000);
+    uv_close((uv_handle_t *)&tick, NULL);
+    struct result *both[] = {b, c};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(both[i]->done_calls, 1);
+        assert_int_equal(both[i]->error, MB_UPSTREAM_OK);
+        assert_int_equal(both[i]->status, 200);
+        assert_true(both[i]->timing.new_connection);
+        assert_true(both[i]->timing.tls_handshake);
+        assert_true(both[i]->timing.tls_resumed);
+    }
+    struct mb_upstream_stats st = stats_of(f);
+    assert_int_equal(st.connections_new, 3);
+    assert_int_equal(st.tls_handshakes, 3);
+    assert_int_equal(st.tls_resumed, 2);
+    assert_int_equal(atomic_load(&tsrv.accepts), 3);
+    assert_int_equal(atomic_load(&tsrv.resumed), 2);
+    result_free(a);
+    result_free(b);
+    result_free(c);
+}
+
+/* A sensitive POST behaves like any other (the body is our own copy, wiped afterwards). */
+static void test_sensitive_post_round_trip(void **state)
+{
+    struct fx *f = *state;
+    fx_up(f, NULL);
+    char url[128];
+    url_for(f, url, sizeof url, "/echo");
+    static const char *const hdrs[] = {"Content-Type: application/x-www-form-urlencoded",
+                                       "Authorization: Basic c2VjcmV0OnNlY3JldA=="};
+    char body[] = "grant_type=client_credentials&scope=a+b";
+    struct mb_upstream_request req = {.method = "POST", .url = url, .headers = hdrs,
+                                      .header_count = 2, .body = body, .body_len = strlen(body),
+                                      .timeout_ms = 5000, .sensitive = true};
+    struct result *r = result_new(f);
+    assert_non_null(mb_upstream_start(f->up, &req, on_done, NULL, r));
+    memset(body, 'x', sizeof body - 1);  /* the caller's buffer may go as soon as start returns */
+    RUN_UNTIL(f, r->done_calls, 5000);
+    assert_int_equal(r->error, MB_UPSTREAM_OK);
+    assert_int_equal(r->status, 200);
+    assert_string_equal(r->body, "grant_type=client_credentials&scope=a+b");
+    assert_string_equal(f->srv.last_ctype, "application/x-www-form-urlencoded");
+    result_free(r);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     alarm(110);  /* a hung loop fails the run instead of stalling it */
     memset(chunk_data, 'x', sizeof chunk_data);
     make_gzip_bodies();
+    make_tls_files();
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_json_keepalive_reuses_one_connection, fx_setup, fx_teardown),
@@ -1364,11 +1854,17 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_server_closes_idle_pooled_connection, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_sequential_calls_keep_one_poll, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_destroy_with_parked_sockets, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_sensitive_post_round_trip, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_tls_verified_with_ca_bundle_and_kept_alive, tls_setup, tls_teardown),
+        cmocka_unit_test_setup_teardown(test_tls_refused_without_the_ca, tls_setup, tls_teardown),
+        cmocka_unit_test_setup_teardown(test_tls_client_certificate, tls_setup, tls_teardown),
+        cmocka_unit_test_setup_teardown(test_tls_new_connection_resumes_session, tls_setup, tls_teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
     free(plain_small);
     free(gzip_small);
     free(gzip_bomb);
+    remove_tls_files();
     return rc;
 }

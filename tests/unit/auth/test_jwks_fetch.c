@@ -1,0 +1,845 @@
+/* Unit tests for src/auth/jwks_fetch: a programmable HTTP server on 127.0.0.1 runs on the test's
+ * loop and serves the JWKS. Two sources on one loop stand for two workers sharing a region (and
+ * one test forks a real second process); the tests check that one fetch serves every source,
+ * the refresh ahead of expiry, that the keys in use survive a failing IdP and an unusable
+ * document, the back-off, the unknown-kid rate limit, that the generation moves only when the
+ * bytes change, and the ready/refreshed waits. Every wait is bounded by a deadline. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "auth/jwks_fetch.h"
+#include "upstream/upstream.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define DOC1 "{\"keys\":[{\"kid\":\"k1\",\"kty\":\"EC\"}]}"
+#define DOC2 "{\"keys\":[{\"kid\":\"k1\",\"kty\":\"EC\"},{\"kid\":\"k2\",\"kty\":\"EC\"}]}"
+
+/* --- a programmable HTTP/1.1 server on 127.0.0.1 (port 0), on the test's loop ----------------- */
+
+#define STUB_IN_MAX (64u * 1024u)
+#define STUB_BODY_MAX (32u * 1024u)
+#define STUB_TIMES_MAX 64
+
+struct stub;
+
+struct stub_conn {
+    uv_tcp_t tcp;
+    uv_timer_t delay;           /* a delayed answer */
+    struct stub *stub;
+    char in[STUB_IN_MAX];
+    size_t in_len;
+    bool waiting;               /* an answer is due (delayed or held) */
+    bool closing;
+    int handles;                /* handles to close before the memory goes */
+    struct stub_conn *prev, *next;
+};
+
+struct stub {
+    uv_loop_t *loop;
+    uv_tcp_t tcp;
+    bool listening;
+    int port;
+    /* what to answer */
+    int status;
+    char body[STUB_BODY_MAX];
+    size_t body_len;
+    unsigned delay_ms;          /* answer this late */
+    bool hold;                  /* never answer */
+    /* what came */
+    unsigned requests;
+    uint64_t times[STUB_TIMES_MAX];  /* uv_now of each request */
+    char last_method[16];
+    char last_path[256];
+    char last_auth[512];
+    char last_ctype[128];
+    char last_body[STUB_BODY_MAX];
+    struct stub_conn *conns;
+};
+
+static void stub_set(struct stub *s, int status, const char *body)
+{
+    s->status = status;
+    s->body_len = strlen(body);
+    assert_true(s->body_len < sizeof s->body);
+    memcpy(s->body, body, s->body_len + 1);
+}
+
+static void stub_conn_closed(uv_handle_t *h)
+{
+    struct stub_conn *c = h->data;
+    if (--c->handles == 0)
+        free(c);
+}
+
+static void stub_conn_close(struct stub_conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        c->stub->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    uv_close((uv_handle_t *)&c->delay, stub_conn_closed);
+    uv_close((uv_handle_t *)&c->tcp, stub_conn_closed);
+}
+
+struct stub_write {
+    uv_write_t req;
+    char data[];
+};
+
+static void stub_on_write(uv_write_t *req, int status)
+{
+    free(req);
+}
+
+static void stub_process(struct stub_conn *c);
+
+static void stub_answer(struct stub_conn *c)
+{
+    struct stub *s = c->stub;
+    char head[256];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                     s->status, s->body_len);
+    struct stub_write *w = malloc(sizeof *w + (size_t)n + s->body_len);
+    assert_non_null(w);
+    memcpy(w->data, head, (size_t)n);
+    memcpy(w->data + n, s->body, s->body_len);
+    uv_buf_t b = uv_buf_init(w->data, (unsigned)((size_t)n + s->body_len));
+    assert_int_equal(uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, stub_on_write), 0);
+    c->waiting = false;
+    stub_process(c);  /* pipelined requests */
+}
+
+static void stub_on_delay(uv_timer_t *t)
+{
+    struct stub_conn *c = t->data;
+    uv_stop(c->stub->loop);
+    stub_answer(c);
+}
+
+static void stub_copy_header(const char *head, size_t head_len, const char *name, char *out, size_t cap)
+{
+    size_t nlen = strlen(name);
+    out[0] = '\0';
+    const char *p = head, *end = head + head_len;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol)
+            break;
+        if ((size_t)(eol - p) > nlen && strncasecmp(p, name, nlen) == 0 && p[nlen] == ':') {
+            const char *v = p + nlen + 1;
+            while (*v == ' ')
+                v++;
+            size_t vlen = (size_t)(eol - v);
+            if (vlen && v[vlen - 1] == '\r')
+                vlen--;
+            if (vlen >= cap)
+                vlen = cap - 1;
+            memcpy(out, v, vlen);
+            out[vlen] = '\0';
+            return;
+        }
+        p = eol + 1;
+    }
+}
+
+static void stub_process(struct stub_conn *c)
+{
+    struct stub *s = c->stub;
+    while (!c->waiting && !c->closing) {
+        char *end = memmem(c->in, c->in_len, "\r\n\r\n", 4);
+        if (!end)
+            return;
+        size_t head_len = (size_t)(end - c->in) + 4;
+        char clen[32];
+        stub_copy_header(c->in, head_len, "Content-Length", clen, sizeof clen);
+        size_t body_len = clen[0] ? strtoul(clen, NULL, 10) : 0;
+        if (head_len + body_len > c->in_len)
+            return;
+        char fmt[32];
+        snprintf(fmt, sizeof fmt, "%%%zus %%%zus", sizeof s->last_method - 1, sizeof s->last_path - 1);
+        assert_int_equal(sscanf(c->in, fmt, s->last_method, s->last_path), 2);
+        stub_copy_header(c->in, head_len, "Authorization", s->last_auth, sizeof s->last_auth);
+        stub_copy_header(c->in, head_len, "Content-Type", s->last_ctype, sizeof s->last_ctype);
+        size_t keep = body_len < sizeof s->last_body - 1 ? body_len : sizeof s->last_body - 1;
+        memcpy(s->last_body, c->in + head_len, keep);
+        s->last_body[keep] = '\0';
+        if (s->requests < STUB_TIMES_MAX)
+            s->times[s->requests] = uv_now(s->loop);
+        s->requests++;
+        uv_stop(s->loop);
+        size_t used = head_len + body_len;
+        memmove(c->in, c->in + used, c->in_len - used);
+        c->in_len -= used;
+        c->waiting = true;
+        if (s->hold)
+            return;
+        if (s->delay_ms) {
+            uv_timer_start(&c->delay, stub_on_delay, s->delay_ms, 0);
+            return;
+        }
+        stub_answer(c);
+    }
+}
+
+static void stub_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct stub_conn *c = h->data;
+    *buf = uv_buf_init(c->in + c->in_len, (unsigned)(STUB_IN_MAX - c->in_len));
+}
+
+static void stub_on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+    struct stub_conn *c = st->data;
+    if (n < 0) {
+        stub_conn_close(c);
+        return;
+    }
+    c->in_len += (size_t)n;
+    stub_process(c);
+}
+
+static void stub_on_connection(uv_stream_t *server, int status)
+{
+    struct stub *s = server->data;
+    assert_int_equal(status, 0);
+    struct stub_conn *c = calloc(1, sizeof *c);
+    assert_non_null(c);
+    c->stub = s;
+    assert_int_equal(uv_tcp_init(s->loop, &c->tcp), 0);
+    assert_int_equal(uv_timer_init(s->loop, &c->delay), 0);
+    c->tcp.data = c->delay.data = c;
+    c->handles = 2;
+    assert_int_equal(uv_accept(server, (uv_stream_t *)&c->tcp), 0);
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    assert_int_equal(uv_read_start((uv_stream_t *)&c->tcp, stub_on_alloc, stub_on_read), 0);
+}
+
+static void stub_start(struct stub *s, uv_loop_t *loop)
+{
+    memset(s, 0, sizeof *s);
+    s->loop = loop;
+    assert_int_equal(uv_tcp_init(loop, &s->tcp), 0);
+    s->tcp.data = s;
+    struct sockaddr_in addr;
+    assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &addr), 0);
+    assert_int_equal(uv_tcp_bind(&s->tcp, (const struct sockaddr *)&addr, 0), 0);
+    assert_int_equal(uv_listen((uv_stream_t *)&s->tcp, 128, stub_on_connection), 0);
+    struct sockaddr_in bound;
+    int len = sizeof bound;
+    assert_int_equal(uv_tcp_getsockname(&s->tcp, (struct sockaddr *)&bound, &len), 0);
+    s->port = ntohs(bound.sin_port);
+    s->listening = true;
+    stub_set(s, 200, "{}");
+}
+
+static void stub_stop(struct stub *s)
+{
+    while (s->conns)
+        stub_conn_close(s->conns);
+    if (s->listening)
+        uv_close((uv_handle_t *)&s->tcp, NULL);
+    s->listening = false;
+}
+
+/* --- fixture: a loop, the stub, an upstream client ------------------------------------------- */
+
+struct fx {
+    uv_loop_t loop;
+    struct stub stub;
+    struct mb_upstream *up;
+    uv_timer_t deadline;
+    uv_timer_t ticker;          /* wakes RUN_UNTIL every 10 ms for conditions nothing signals */
+    bool expired;
+    char url[128];
+};
+
+static void on_deadline(uv_timer_t *t)
+{
+    struct fx *f = t->data;
+    f->expired = true;
+}
+
+static void on_ticker(uv_timer_t *t)
+{
+    uv_stop(t->loop);
+}
+
+/* Runs the loop until cond holds or ms pass; the caller asserts cond afterwards. */
+#define RUN_UNTIL(f, cond, ms)                                                   \
+    do {                                                                         \
+        (f)->expired = false;                                                    \
+        uv_timer_start(&(f)->deadline, on_deadline, (ms), 0);                    \
+        while (!(cond) && !(f)->expired)                                         \
+            uv_run(&(f)->loop, UV_RUN_ONCE);                                     \
+        uv_timer_stop(&(f)->deadline);                                           \
+    } while (0)
+
+/* Runs the loop for ms. */
+#define RUN_FOR(f, ms) RUN_UNTIL(f, false, ms)
+
+static int fx_setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    assert_int_equal(uv_loop_init(&f->loop), 0);
+    assert_int_equal(uv_timer_init(&f->loop, &f->deadline), 0);
+    f->deadline.data = f;
+    assert_int_equal(uv_timer_init(&f->loop, &f->ticker), 0);
+    uv_timer_start(&f->ticker, on_ticker, 10, 10);
+    uv_unref((uv_handle_t *)&f->ticker);
+    stub_start(&f->stub, &f->loop);
+    f->up = mb_upstream_create(&f->loop, NULL);
+    assert_non_null(f->up);
+    *state = f;
+    return 0;
+}
+
+static int fx_teardown(void **state)
+{
+    struct fx *f = *state;
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    mb_upstream_destroy(f->up);
+    stub_stop(&f->stub);
+    uv_close((uv_handle_t *)&f->deadline, NULL);
+    uv_close((uv_handle_t *)&f->ticker, NULL);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&f->loop), 0);  /* fails when a handle was left open */
+    free(f);
+    return 0;
+}
+
+/* --- helpers ----------------------------------------------------------------------------------- */
+
+static unsigned validate_calls;
+
+/* A stand-in for the JWK parser: a document is usable when it starts like a key set. */
+static int validate_doc(void *data, const char *bytes, size_t len)
+{
+    validate_calls++;
+    return len > 8 && strncmp(bytes, "{\"keys\":", 8) == 0 ? 0 : -1;
+}
+
+struct changes {
+    unsigned calls;
+    uint64_t last;
+};
+
+static void on_change(void *data, uint64_t generation)
+{
+    struct changes *c = data;
+    c->calls++;
+    c->last = generation;
+}
+
+struct waitres {
+    int calls;
+    int status;
+    struct mb_jwks_source *destroy;  /* destroyed from the callback when set */
+};
+
+static void on_wait(void *data, int status)
+{
+    struct waitres *w = data;
+    w->calls++;
+    w->status = status;
+    if (w->destroy)
+        mb_jwks_source_destroy(w->destroy);
+}
+
+static struct mb_jwks_shared *fx_region(struct fx *f)
+{
+    snprintf(f->url, sizeof f->url, "http://127.0.0.1:%d/jwks?client=secret", f->stub.port);
+    struct mb_jwks_shared *sh = mb_jwks_shared_create(f->url, 0);
+    assert_non_null(sh);
+    assert_string_equal(mb_jwks_shared_uri(sh), f->url);
+    return sh;
+}
+
+static struct mb_jwks_source *fx_source(struct fx *f, struct mb_jwks_shared *sh,
+                                        struct mb_jwks_options *o, struct changes *c)
+{
+    o->validate = validate_doc;
+    o->on_change = on_change;
+    o->change_data = c;
+    struct mb_jwks_source *s = mb_jwks_source_create(&f->loop, f->up, sh, o);
+    assert_non_null(s);
+    return s;
+}
+
+static uint64_t gen_of(struct mb_jwks_source *s)
+{
+    uint64_t g = 0;
+    mb_jwks_source_current(s, NULL, NULL, &g);
+    return g;
+}
+
+static void assert_doc(struct mb_jwks_source *s, const char *doc, uint64_t gen)
+{
+    const char *b = NULL;
+    size_t n = 0;
+    uint64_t g = 0;
+    assert_int_equal(mb_jwks_source_current(s, &b, &n, &g), 0);
+    assert_int_equal(g, gen);
+    assert_int_equal(n, strlen(doc));
+    assert_memory_equal(b, doc, n);
+    assert_int_equal(b[n], '\0');
+}
+
+/* Both sources ready on the first document. */
+static void wait_ready(struct fx *f, struct mb_jwks_source *a, struct mb_jwks_source *b)
+{
+    struct waitres ra = {0}, rb = {0};
+    assert_non_null(mb_jwks_source_when_ready(a, 5000, on_wait, &ra));
+    assert_non_null(mb_jwks_source_when_ready(b, 5000, on_wait, &rb));
+    assert_int_equal(ra.calls + rb.calls, 0);  /* never from inside the call */
+    RUN_UNTIL(f, ra.calls && rb.calls, 5000);
+    assert_int_equal(ra.calls, 1);
+    assert_int_equal(rb.calls, 1);
+    assert_int_equal(ra.status, 0);
+    assert_int_equal(rb.status, 0);
+}
+
+/* Every poll: both sources still have a document (the keys in use never go away). */
+struct watch {
+    struct mb_jwks_source *a, *b;
+    bool always;
+};
+
+static bool both_at(struct watch *w, uint64_t gen)
+{
+    uint64_t ga = 0, gb = 0;
+    if (mb_jwks_source_current(w->a, NULL, NULL, &ga) != 0 ||
+        mb_jwks_source_current(w->b, NULL, NULL, &gb) != 0)
+        w->always = false;
+    return ga == gen && gb == gen;
+}
+
+/* --- tests ------------------------------------------------------------------------------------- */
+
+/* Two workers' sources on one region: one fetch, the same bytes and generation for both. */
+static void test_two_sources_share_one_fetch(void **state)
+{
+    struct fx *f = *state;
+    stub_set(&f->stub, 200, DOC1);
+    struct mb_jwks_shared *sh = fx_region(f);
+    struct mb_jwks_options o = {.cache_seconds = 300};
+    struct changes ca = {0}, cb = {0};
+    struct mb_jwks_source *a = fx_source(f, sh, &o, &ca);
+    struct mb_jwks_source *b = fx_source(f, sh, &o, &cb);
+    assert_int_equal(mb_jwks_source_current(a, NULL, NULL, NULL), -EAGAIN);
+    wait_ready(f, a, b);
+    assert_int_equal(f->stub.requests, 1);
+    assert_string_equal(f->stub.last_path, "/jwks?client=secret");
+    assert_int_equal(mb_jwks_shared_fetches(sh), 1);
+    assert_doc(a, DOC1, 1);
+    assert_doc(b, DOC1, 1);
+    struct mb_jwks_stats sa, sb;
+    mb_jwks_source_stats(a, &sa);
+    mb_jwks_source_stats(b, &sb);
+    assert_int_equal(sa.fetches + sb.fetches, 1);
+    assert_int_equal(sa.fetch_ok + sb.fetch_ok, 1);
+    RUN_UNTIL(f, ca.calls && cb.calls, 1000);
+    assert_int_equal(ca.calls, 1);
+    assert_int_equal(ca.last, 1);
+    assert_int_equal(cb.calls, 1);
+    RUN_FOR(f, 200);
+    assert_int_equal(f->stub.requests, 1);  /* nothing more until the refresh is due */
+    mb_jwks_source_destroy(a);
+    mb_jwks_source_destroy(b);
+    mb_jwks_shared_destroy(sh);
+}
+
+static bool child_exited(pid_t pid, int *status)
+{
+    return waitpid(pid, status, WNOHANG) == pid;
+}
+
+/* A real second process (a forked "worker" with its own loop and client) on the same region:
+ * still one fetch between the two, and the child reads the document the other fetched, or the
+ * other way round. */
+static void test_forked_worker_shares_the_region(void **state)
+{
+    struct fx *f = *state;
+    stub_set(&f->stub, 200, DOC1);
+    struct mb_jwks_shared *sh = fx_region(f);
+    struct mb_jwks_options o = {.cache_seconds = 300};
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        uv_loop_t loop;
+        int ok = 0;
+        if (uv_loop_init(&loop) == 0) {
+            struct mb_upstream *up = mb_upstream_create(&loop, NULL);
+            o.validate = validate_doc;
+            struct mb_jwks_source *s = up ? mb_jwks_source_create(&loop, up, sh, &o) : NULL;
+            struct waitres r = {0};
+            if (s && mb_jwks_source_when_ready(s, 5000, on_wait, &r)) {
+                while (!r.calls)
+                    uv_run(&loop, UV_RUN_ONCE);
+                const char *b = NULL;
+                size_t n = 0;
+                uint64_t g = 0;
+                ok = r.status == 0 && mb_jwks_source_current(s, &b, &n, &g) == 0 && g == 1 &&
+                     n == strlen(DOC1) && memcmp(b, DOC1, n) == 0;
+            }
+        }
+        _exit(ok ? 0 : 1);
+    }
+    struct changes c = {0};
+    struct mb_jwks_source *a = fx_source(f, sh, &o, &c);
+    struct waitres r = {0};
+    assert_non_null(mb_jwks_source_when_ready(a, 5000, on_wait, &r));
+    int status = -1;
+    bool exited = false;
+    RUN_UNTIL(f, r.calls && (exited || (exited = child_exited(pid, &status))), 8000);
+    assert_true(exited);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(r.status, 0);
+    assert_doc(a, DOC1, 1);
+    assert_int_equal(f->stub.requests, 1);
+    assert_int_equal(mb_jwks_shared_fetches(sh), 1);
+    mb_jwks_source_destroy(a);
+    mb_jwks_shared_destroy(sh);
+}
+
+/* cache_seconds = 1: one refresh between 0.8 s and 0.9 s (+ scheduling), for both sources, while
+ * the old keys stay available; then the new generation everywhere. */
+static void test_refresh_ahead_of_expiry(void **state)
+{
+    struct fx *f = *state;
+    stub_set(&f->stub, 200, DOC1);
+    struct mb_jwks_shared *sh = fx_region(f);
+    struct mb_jwks_options o = {.cache_seconds = 1};
+    struct changes ca = {0}, cb = {0};
+    struct mb_jwks_source *a = fx_source(f, sh, &o, &ca);
+    struct mb_jwks_source *b = fx_source(f, sh, &o, &cb);
+    wait_ready(f, a, b);
+    assert_int_equal(f->stub.requests, 1);
+    stub_set(&f->stub, 200, DOC2);
+    struct watch w = {.a = a, .b = b, .always = true};
+    RUN_UNTIL(f, both_at(&w, 2), 3000);
+    assert_true(w.always);
+    assert_doc(a, DOC2, 2);
+    assert_doc(b, DOC2, 2);
+    assert_int_equal(f->stub.requests, 2);
+    uint64_t gap = f->stub.times[1] - f->stub.times[0];
+    assert_true(gap >= 780);
+    assert_true(gap <= 1300);
+    RUN_UNTIL(f, ca.last == 2 && cb.last == 2, 1000);
+    assert_int_equal(ca.last, 2);
+    assert_int_equal(cb.last, 2);
+    RUN_FOR(f, 300);
+    assert_int_equal(f->stub.requests, 2);  /* the next refresh is 0.8 s away again */
+    mb_jwks_source_destroy(a);
+    mb_jwks_source_destroy(b);
+    mb_jwks_shared_destroy(sh);
+}
+
+/* The IdP fails (500, then an unusable document): the keys in use stay, with one generation;
+ * retries back off (200 ms, then 400 ms); a good document is taken once the IdP recovers. */
+static void test_old_keys_kept_while_idp_fails(void **state)
+{
+    struct fx *f = *state;
+    stub_set(&f->stub, 200, DOC1);
+    struct mb_jwks_shared *sh = fx_region(f);
+    struct mb_jwks_options o = {.cache_seconds = 1, .retry_min_ms = 200, .retry_max_ms = 400};
+    struct changes ca = {0}, cb = {0};
+    struct mb_jwks_source *a = fx_source(f, sh, &o, &ca);
+    struct mb_jwks_source *b = fx_source(f, sh, &o, &cb);
+    wait_ready(f, a, b);
+    stub_set(&f->stub, 500, "{\"error\":\"down\"}");
+    struct watch w = {.a = a, .b = b, .always = true};
+    RUN_UNTIL(f, (both_at(&w, 1), f->stub.requests >= 3), 4000);
+    assert_int_equal(f->stub.requests, 3);
+    assert_true(f->stub.times[2] - f->stub.times[1] >= 190);  /* first back-off: 200 ms */
+    assert_doc(a, DOC1, 1);
+    assert_doc(b, DOC1, 1);
+    stub_set(&f->stub, 200, "<html>maintenance</html>");  /* 200, but not a key set */
+    unsigned before = validate_calls;
+    RUN_UNTIL(f, (both_at(&w, 1), f->stub.requests >= 4), 4000);
+    assert_int_equal(f->stub.requests, 4);
+    assert_true(f->stub.times[3] - f->stub.times[2] >= 390);  /* doubled, capped at 400 */
+    RUN_UNTIL(f, validate_calls > before, 1000);
+    assert_doc(a, DOC1, 1);
+    assert_doc(b, DOC1, 1);
+    struct mb_jwks_stats sa, sb;
+    mb_jwks_source_stats(a, &sa);
+    mb_jwks_source_stats(b, &sb);
+    assert_int_equal(sa.fetch_failed + sb.fetch_failed, 3);
+    stub_set(&f->stub, 200, DOC2);
+    RUN_UNTIL(f, both_at(&w, 2), 4000);
+    assert_true(w.always);
+    assert_doc(a, DOC2, 2);
+    assert_doc(b, DOC2, 2);
+    assert_int_equal(f->stub.requests, 5);
+    assert_int_equal(ca.calls, 2);  /* generation 1, generation 2: nothing for the failures */
+    mb_jwks_source_destroy(a);
+    mb_jwks_source_destroy(b);
+    mb_jwks_shared_destroy(sh);
+}
+
+/* Unknown kid: one refresh per interval for all sources; a second ask while it runs joins it;
+ * asks after it completed are refused until the interval has passed. An unchanged document
+ * does not move the generation. */
+static void test_unknown_kid_refresh_rate_limited(void **state)
+{
+    struct fx *f = *state;
+    stub_set(&f->stub, 200, DOC1);
+    struct mb_jwks_shared *sh = fx_region(f);
+    struct mb_jwks_options o = {.cache_seconds = 300, .min_refresh_interval_ms = 400};
+    struct changes ca = {0}, cb = {0};
+    struct mb_jwks_source *a = fx_source(f, sh, &o, &ca);
+    struct mb_jwks_source *b = fx_source(f, sh, &o, &cb);
+    wait_ready(f, a, b);
+    assert_int_equal(f->stub.requests, 1);
+
+    assert_int_equal(mb_jwks_source_request_refresh(a), 0);
+    assert_int_equal(mb_jwks_source_request_refresh(b), 0);  /* under way: wait for it */
+    struct waitres rb = {0};
+    assert_non_null(mb_jwks_source_when_refreshed(b, 3000, on_wait, &rb));
+    RUN_UNTIL(f, rb.calls, 3000);
+    assert_int_equal(rb.calls, 1);
+    assert_int_equal(rb.status, 0);
+    assert_int_equal(f->stub.requests, 2);
+    assert_doc(a, DOC1, 1);  /* same bytes: same generation */
+    assert_doc(b, DOC1, 1);
+
+    assert_int_equal(mb_jwks_source_request_refresh(a), -EAGAIN);
+    assert_int_equal(mb_jwks_source_request_refresh(b), -EAGAIN);
+    RUN_FOR(f, 150);
+    assert_int_equal(f->stub.requests, 2);
+    RUN_FOR(f, 300);  /* the interval has passed */
+    stub_set(&f->stub, 200, DOC2);
+    assert_int_equal(mb_jwks_source_request_refresh(b), 0);
+    struct waitres ra = {0};
+    assert_non_null(mb_jwks_source_when_refreshed(a, 3000, on_wait, &ra));
+    RUN_UNTIL(f, ra.calls, 3000);
+    assert_int_equal(ra.status, 0);
+    assert_int_equal(f->stub.requests, 3);
+    assert_doc(a, DOC2, 2);
+    assert_doc(b, DOC2, 2);
+    struct mb_jwks_stats sa, sb;
+    mb_jwks_source_stats(a, &sa);
+    mb_jwks_source_stats(b, &sb);
+    assert_int_equal(sa.refreshes_limited, 1);
+    assert_int_equal(sb.refreshes_limited, 1);
+    RUN_UNTIL(f, ca.calls == 2 && cb.calls == 2, 1000);
+    assert_int_equal(ca.calls, 2);
+    assert_int_equal(cb.calls, 2);
+    mb_jwks_source_destroy(a);
+    mb_jwks_source_destroy(b);
+    mb_jwks_shared_destroy(sh);
+}
+
+/* Several refreshes of an identical document: fetched each time, one generation, one on_change. */
+static void test_generation_moves_only_on_change(void **state)
+{
+    struct fx *f = *state;
+    stub_set(&f->stub, 200, DOC1);
+    struct mb_jwks_shared *sh = fx_region(f);
+    struct mb_jwks_options o = {.cache_seconds = 300, .min_refresh_interval_ms = 20};
+    struct changes c = {0};
+    struct mb_jwks_source *a = fx_source(f, sh, &o, &c);
+    struct waitres r = {0};
+    assert_non_null(mb_jwks_source_when_ready(a, 5000, on_wait, &r));
+    RUN_UNTIL(f, r.calls, 5000);
+    for (int i = 0; i < 3; i++) {
+        RUN_FOR(f, 30);
+        assert_int_equal(mb_jwks_source_request_refresh(a), 0);
+        struct waitres rr = {0};
+        assert_non_null(mb_jwks_source_when_refreshed(a, 3000, on_wait, &rr));
+        RUN_UNTIL(f, rr.calls, 3000);
+        assert_int_equal(rr.status, 0);
+    }
+    assert_int_equal(f->stub.requests, 4);
+    assert_doc(a, DOC1, 1);
+    RUN_FOR(f, 50);
+    assert_int_equal(c.calls, 1);
+    assert_int_equal(c.last, 1);
+    mb_jwks_source_destroy(a);
+    mb_jwks_shared_destroy(sh);
+}
+
+/* The first fetch fails: no keys, when_ready keeps waiting through the retry and succeeds. */
+static void test_first_fetch_fails_then_ready(void **state)
+{
+    struct fx *f = *state;
+    stub_set(&f->stub, 503, "{}");
+    struct mb_jwks_shared *sh = fx_region(f);
+    struct mb_jwks_options o = {.retry_min_ms = 150};
+    struct changes c = {0};
+    struct mb_jwks_source *a = fx_source(f, sh, &o, &c);
+    struct waitres r = {0};
+    assert_non_null(mb_jwks_source_when_ready(a, 3000, on_wait, &r));
+    RUN_UNTIL(f, f->stub.requests == 1, 3000);
+    RUN_FOR(f, 20);
+    assert_int_equal(r.calls, 0);
+    assert_int_equal(mb_jwks_source_current(a, NULL, NULL, NULL), -EAGAIN);
+    stub_set(&f->stub, 200, DOC1);
+    RUN_UNTIL(f, r.calls, 3000);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(f->stub.requests, 2);
+    assert_true(f->stub.times[1] - f->stub.times[0] >= 140);
+    assert_doc(a, DOC1, 1);
+    mb_jwks_source_destroy(a);
+    mb_jwks_shared_destroy(sh);
+}
+
+/* An IdP that never answers: when_ready times out; destroying the source cancels its waits and
+ * releases the fetch lease at once (a new source fetches without waiting for it to expire). */
+static void test_ready_timeout_and_destroy_releases_lease(void **state)
+{
+    struct fx *f = *state;
+    f->stub.hold = true;
+    struct mb_jwks_shared *sh = fx_region(f);
+    struct mb_jwks_options o = {.timeout_ms = 3000};
+    struct changes c = {0};
+    struct mb_jwks_source *a = fx_source(f, sh, &o, &c);
+    struct waitres r1 = {0}, r2 = {0};
+    assert_non_null(mb_jwks_source_when_ready(a, 200, on_wait, &r1));
+    assert_non_null(mb_jwks_source_when_ready(a, 10000, on_wait, &r2));
+    RUN_UNTIL(f, r1.calls, 2000);
+    assert_int_equal(r1.status, -ETIMEDOUT);
+    assert_int_equal(r2.calls, 0);
+    assert_int_equal(f->stub.requests, 1);
+    mb_jwks_source_destroy(a);
+    assert_int_equal(r2.calls, 1);
+    assert_int_equal(r2.status, -ECANCELED);
+
+    f->stub.hold = false;
+    stub_set(&f->stub, 200, DOC1);
+    struct mb_jwks_source *b = fx_source(f, sh, &o, &c);
+    struct waitres r3 = {0};
+    assert_non_null(mb_jwks_source_when_ready(b, 1000, on_wait, &r3));
+    RUN_UNTIL(f, r3.calls, 1000);
+    assert_int_equal(r3.status, 0);  /* well before the 5 s lease of a would have expired */
+    assert_int_equal(f->stub.requests, 2);
+    mb_jwks_source_destroy(b);
+    mb_jwks_shared_destroy(sh);
+}
+
+/* A wait callback may destroy its source; waits cancelled before they fire never run. */
+static void test_destroy_from_callback_and_cancel(void **state)
+{
+    struct fx *f = *state;
+    stub_set(&f->stub, 200, DOC1);
+    struct mb_jwks_shared *sh = fx_region(f);
+    struct mb_jwks_options o = {0};
+    struct changes c = {0};
+    struct mb_jwks_source *a = fx_source(f, sh, &o, &c);
+    struct waitres r1 = {0}, r2 = {0}, r3 = {.destroy = a};
+    struct mb_jwks_wait *w1 = mb_jwks_source_when_ready(a, 3000, on_wait, &r1);
+    assert_non_null(w1);
+    assert_non_null(mb_jwks_source_when_ready(a, 3000, on_wait, &r3));
+    assert_non_null(mb_jwks_source_when_ready(a, 3000, on_wait, &r2));
+    mb_jwks_wait_cancel(w1);
+    RUN_UNTIL(f, r3.calls, 3000);
+    assert_int_equal(r3.status, 0);
+    assert_int_equal(r1.calls, 0);
+    assert_int_equal(r2.calls, 1);  /* ready (fired with r3) or cancelled by the destroy */
+    RUN_FOR(f, 50);
+    assert_int_equal(r1.calls, 0);
+    mb_jwks_shared_destroy(sh);
+}
+
+static void test_region_arguments(void **state)
+{
+    (void)state;
+    assert_null(mb_jwks_shared_create(NULL, 0));
+    assert_null(mb_jwks_shared_create("", 0));
+    assert_null(mb_jwks_shared_create("ftp://idp/jwks", 0));
+    char *longuri = malloc(MB_JWKS_URI_MAX + 16);
+    assert_non_null(longuri);
+    memset(longuri, 'a', MB_JWKS_URI_MAX + 15);
+    memcpy(longuri, "https://", 8);
+    longuri[MB_JWKS_URI_MAX + 15] = '\0';
+    assert_null(mb_jwks_shared_create(longuri, 0));
+    free(longuri);
+    struct mb_jwks_shared *sh = mb_jwks_shared_create("https://idp.example/jwks", 1024);
+    assert_non_null(sh);
+    struct mb_jwks_options o = {0};  /* no validate */
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    struct mb_upstream *up = mb_upstream_create(&loop, NULL);
+    assert_null(mb_jwks_source_create(&loop, up, sh, &o));
+    mb_upstream_destroy(up);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    mb_jwks_shared_destroy(sh);
+}
+
+/* A document over the region's cap is a failed fetch, not a truncated key set. */
+static void test_document_over_cap_refused(void **state)
+{
+    struct fx *f = *state;
+    char big[2048];
+    memset(big, ' ', sizeof big - 1);
+    memcpy(big, "{\"keys\":[]", 10);
+    big[sizeof big - 2] = '}';
+    big[sizeof big - 1] = '\0';
+    stub_set(&f->stub, 200, big);
+    snprintf(f->url, sizeof f->url, "http://127.0.0.1:%d/jwks", f->stub.port);
+    struct mb_jwks_shared *sh = mb_jwks_shared_create(f->url, 1024);
+    assert_non_null(sh);
+    struct mb_jwks_options o = {.retry_min_ms = 5000};
+    struct changes c = {0};
+    struct mb_jwks_source *a = fx_source(f, sh, &o, &c);
+    struct waitres r = {0};
+    assert_non_null(mb_jwks_source_when_ready(a, 300, on_wait, &r));
+    RUN_UNTIL(f, r.calls, 2000);
+    assert_int_equal(r.status, -ETIMEDOUT);
+    struct mb_jwks_stats st;
+    mb_jwks_source_stats(a, &st);
+    assert_int_equal(st.fetch_failed, 1);
+    mb_jwks_source_destroy(a);
+    mb_jwks_shared_destroy(sh);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    alarm(110);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_two_sources_share_one_fetch, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_forked_worker_shares_the_region, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_refresh_ahead_of_expiry, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_old_keys_kept_while_idp_fails, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_kid_refresh_rate_limited, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_generation_moves_only_on_change, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_first_fetch_fails_then_ready, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_ready_timeout_and_destroy_releases_lease, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_destroy_from_callback_and_cancel, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_document_over_cap_refused, fx_setup, fx_teardown),
+        cmocka_unit_test(test_region_arguments),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return rc;
+}
