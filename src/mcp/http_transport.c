@@ -4,6 +4,8 @@
 #include "mcp/http_transport.h"
 
 #include <errno.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,13 +174,31 @@ static const char *check_host_and_origin(const struct mb_config *cfg, const stru
     return NULL;
 }
 
+/* Binds sessions to the caller: with authentication on, session ids are signed and checked
+ * under HMAC(session key, client id, subject), so an id issued to one principal is "not found"
+ * for any other (a stolen id is useless without the credentials that made it). */
+static void bind_session_key(struct mb_http_transport *t, const struct mb_principal *p, struct mb_mcp_session *session)
+{
+    session->has_mac_key = false;
+    if (!p || (!p->client_id[0] && !p->subject[0]))
+        return;
+    unsigned int len = sizeof session->mac_key;
+    char who[2 * MB_PRINCIPAL_NAME_MAX + 32];
+    int n = snprintf(who, sizeof who, "mcpbridge session v1%c%s%c%s", 0, p->client_id, 0, p->subject);
+    if (n > 0 && HMAC(EVP_sha256(), t->rt->session_key, sizeof t->rt->session_key, (const unsigned char *)who,
+                      (size_t)n < sizeof who ? (size_t)n : sizeof who - 1, session->mac_key, &len))
+        session->has_mac_key = true;
+}
+
 /* Reads and checks Mcp-Session-Id. Returns 0 when valid (session filled), or an HTTP status
- * after answering the exchange. */
+ * after answering the exchange. p: the authenticated caller (NULL: authentication off). */
 static int load_session(struct mb_http_transport *t, struct mb_http_exchange *ex,
-                        const struct mb_http_request *req, struct mb_mcp_session *session)
+                        const struct mb_http_request *req, struct mb_mcp_session *session,
+                        const struct mb_principal *p)
 {
     const struct mb_config *cfg = t->rt->config;
     memset(session, 0, sizeof *session);
+    bind_session_key(t, p, session);
     session->protocol_index = MB_MCP_PROTOCOL_2025_03_26;
     if (!cfg->sessions_enabled)
         return 0;
@@ -189,7 +209,8 @@ static int load_session(struct mb_http_transport *t, struct mb_http_exchange *ex
                       "Bad Request: Mcp-Session-Id header is required (send initialize first)");
         return 400;
     }
-    enum mb_session_status st = mb_session_check(t->rt->session_key, t->rt->shared, id, len,
+    enum mb_session_status st = mb_session_check(session->has_mac_key ? session->mac_key : t->rt->session_key,
+                                                 t->rt->shared, id, len,
                                                  cfg->session_ttl_seconds, &session->info);
     if (st != MB_SESSION_VALID) {
         const char *why = st == MB_SESSION_EXPIRED ? "Session expired: initialize a new session"
@@ -464,8 +485,9 @@ static void handle_post(struct mb_http_transport *t, struct mb_http_exchange *ex
                    strcmp(json_string_value(json_object_get(first, "method")), "initialize") == 0;
     if (is_init) {
         memset(&px->session, 0, sizeof px->session);
+        bind_session_key(t, principal, &px->session);
     } else {
-        if (load_session(t, ex, req, &px->session) || load_protocol_version(ex, req, &px->session)) {
+        if (load_session(t, ex, req, &px->session, principal) || load_protocol_version(ex, req, &px->session)) {
             post_free(px);
             return;
         }
@@ -592,7 +614,7 @@ static void on_keepalive(uv_timer_t *timer)
 }
 
 static void handle_get(struct mb_http_transport *t, struct mb_http_exchange *ex,
-                       const struct mb_http_request *req)
+                       const struct mb_http_request *req, const struct mb_principal *p)
 {
     size_t alen = 0;
     const char *accept = mb_http_header_get(req, "accept", &alen);
@@ -601,7 +623,7 @@ static void handle_get(struct mb_http_transport *t, struct mb_http_exchange *ex,
         return;
     }
     struct mb_mcp_session session;
-    if (load_session(t, ex, req, &session) || load_protocol_version(ex, req, &session))
+    if (load_session(t, ex, req, &session, p) || load_protocol_version(ex, req, &session))
         return;
     if (!session.has_session) {
         struct mb_http_header allow = {"Allow", 5, "POST", 4};
@@ -639,10 +661,10 @@ static void handle_get(struct mb_http_transport *t, struct mb_http_exchange *ex,
 }
 
 static void handle_delete(struct mb_http_transport *t, struct mb_http_exchange *ex,
-                          const struct mb_http_request *req)
+                          const struct mb_http_request *req, const struct mb_principal *p)
 {
     struct mb_mcp_session session;
-    if (load_session(t, ex, req, &session))
+    if (load_session(t, ex, req, &session, p))
         return;
     if (!session.has_session) {
         struct mb_http_header allow = {"Allow", 5, "POST", 4};
@@ -703,9 +725,9 @@ static void on_authenticated(void *data, struct mb_http_exchange *ex, const stru
     if (strcmp(req->method_name, "POST") == 0)
         handle_post(t, ex, req, p);
     else if (strcmp(req->method_name, "GET") == 0)
-        handle_get(t, ex, req);
+        handle_get(t, ex, req, p);
     else
-        handle_delete(t, ex, req);
+        handle_delete(t, ex, req, p);
 }
 
 void mb_http_transport_on_request(struct mb_http_exchange *ex, const struct mb_http_request *req,

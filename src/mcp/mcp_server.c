@@ -324,7 +324,8 @@ static void do_initialize(struct mb_mcp_request *req, struct mb_mcp_session *ses
     if (index < 0)
         index = 0;
     if (srv->rt->config->sessions_enabled && session && !session->has_session) {
-        if (mb_session_issue(srv->rt->session_key, index, session->id, &session->info)) {
+        if (mb_session_issue(session->has_mac_key ? session->mac_key : srv->rt->session_key, index, session->id,
+                             &session->info)) {
             mb_mcp_finish_error(req, MB_JSONRPC_INTERNAL_ERROR, "could not create a session");
             return;
         }

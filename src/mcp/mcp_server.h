@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "mcp/session.h"
@@ -39,6 +40,8 @@ struct mb_mcp_session {
     struct mb_session_info info;
     char id[MB_SESSION_ID_MAX];
     int protocol_index;               /* negotiated or declared version */
+    bool has_mac_key;                 /* mac_key (bound to the principal) signs and checks the id */
+    uint8_t mac_key[32];
     const struct mb_principal *principal; /* auth/gateway.h: the authenticated caller, or NULL when
                                        * authentication is off (HTTP) or not applicable (stdio:
                                        * the local user); borrowed, must outlive the request */
