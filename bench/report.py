@@ -25,13 +25,19 @@ lines = [
     "| configuration | req/s | p50 ms | p99 ms |",
     "|---|---:|---:|---:|",
 ]
-for name in ("direct", "nginx_proxy", "mcpbridge_1w"):
+for name in ("direct", "nginx_proxy", "mcpbridge_1w", "mcpbridge_1w_jwt"):
+    if name not in res:
+        continue
     v = res[name]
     lines.append(f"| {name} | {v['rps']:.0f} | {v['p50_ms']:.3f} | {v['p99_ms']:.3f} |")
 lines += [
     "",
     f"- mcpbridge / nginx proxy_pass: **{res['ratio_mcpbridge_to_nginx_proxy']:.2f}** (goal for this issue: >= 0.5; final goal: >= 0.8)",
     f"- mcpbridge / direct: {res['ratio_mcpbridge_to_direct']:.2f}",
+] + ([
+    f"- with JWT authentication on (service account, Ed25519 token on every request, verified-token cache)"
+    f" / off: **{res['ratio_jwt_auth_to_no_auth']:.3f}** (goal: cost under 5%, i.e. >= 0.95)",
+] if "ratio_jwt_auth_to_no_auth" in res else []) + [
     "",
     "Note: wrk, nginx and mcpbridge share the machine's 2 cores, so absolute figures are low and",
     "noisy; the ratios from the same run are what to compare.",

@@ -22,7 +22,7 @@ trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0; sleep 0.05; done; echo "bench: port $1 did not open"; exit 1; }
 
-down_port=$(port); proxy_port=$(port); mb_port=$(port)
+down_port=$(port); proxy_port=$(port); mb_port=$(port); mba_port=$(port)
 nginx_conf() { # $1 name, $2 server block body
   mkdir -p "$tmp/$1/logs"
   cat > "$tmp/$1/nginx.conf" <<NGX
@@ -55,7 +55,34 @@ cat > "$tmp/config.json" <<JSON
 JSON
 "$bin" serve --config "$tmp/config.json" --workers 1 2>"$tmp/mcpbridge.log" &
 pids+=($!)
-wait_port "$down_port"; wait_port "$proxy_port"; wait_port "$mb_port"
+# The same with authentication on: a service account in token mode (Ed25519 public key, the
+# documented default), every request carrying a signed JWT. Repeat calls hit the verified-token
+# cache, which is what this measures against the instance above.
+openssl genpkey -algorithm ed25519 -out "$tmp/sa.key" 2>/dev/null
+openssl pkey -in "$tmp/sa.key" -pubout -out "$tmp/sa.pub" 2>/dev/null
+sa_token=$(python3 - "$tmp/sa.key" <<'PY'
+import base64, json, os, subprocess, sys, time
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+head = b64(json.dumps({"alg": "EdDSA", "typ": "JWT"}).encode())
+body = b64(json.dumps({"sub": "bench", "client_id": "bench", "iat": int(time.time()), "exp": int(time.time()) + 3600}).encode())
+data = sys.argv[1] + ".input"  # Ed25519 is one-shot: openssl wants a file, not a pipe
+open(data, "w").write(f"{head}.{body}")
+sig = subprocess.run(["openssl", "pkeyutl", "-sign", "-inkey", sys.argv[1], "-rawin", "-in", data],
+                     capture_output=True, check=True).stdout
+print(f"{head}.{body}.{b64(sig)}")
+PY
+)
+python3 - "$tmp/config.json" "$tmp/config-auth.json" "$mba_port" "$tmp/sa.pub" <<'PY'
+import json, sys
+cfg = json.load(open(sys.argv[1]))
+cfg["runtime"]["server"]["transport"]["port"] = int(sys.argv[3])
+cfg["security"] = {"authentication": {"enabled": True, "service_account": {"enabled": True, "mode": "token", "public_key": sys.argv[4]}},
+                   "authorization": {"tools": {"default": []}}}
+json.dump(cfg, open(sys.argv[2], "w"))
+PY
+"$bin" serve --config "$tmp/config-auth.json" --workers 1 2>"$tmp/mcpbridge-auth.log" &
+pids+=($!)
+wait_port "$down_port"; wait_port "$proxy_port"; wait_port "$mb_port"; wait_port "$mba_port"
 
 session=$(curl -s -D - -o /dev/null -X POST "http://127.0.0.1:$mb_port/mcp" \
   -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
@@ -63,6 +90,11 @@ session=$(curl -s -D - -o /dev/null -X POST "http://127.0.0.1:$mb_port/mcp" \
   | tr -d '\r' | awk -F': ' 'tolower($1)=="mcp-session-id"{print $2}')
 [ -n "$session" ] || { echo "bench: initialize returned no session"; cat "$tmp/mcpbridge.log"; exit 1; }
 export MB_SESSION=$session
+session_auth=$(curl -s -D - -o /dev/null -X POST "http://127.0.0.1:$mba_port/mcp" \
+  -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -H "X-OEMCP-SERVICEACCOUNT: $sa_token" \
+  -d '{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}' \
+  | tr -d '\r' | awk -F': ' 'tolower($1)=="mcp-session-id"{print $2}')
+[ -n "$session_auth" ] || { echo "bench: initialize with authentication returned no session"; cat "$tmp/mcpbridge-auth.log"; exit 1; }
 # A correctness probe before measuring: the tool call must succeed.
 probe=$(curl -s -X POST "http://127.0.0.1:$mb_port/mcp" -H 'Content-Type: application/json' \
   -H 'Accept: application/json, text/event-stream' -H "Mcp-Session-Id: $session" -H 'MCP-Protocol-Version: 2025-06-18' \
@@ -93,6 +125,7 @@ for r in $(seq "$rounds"); do
   run_wrk direct "http://127.0.0.1:$down_port/items/1"
   run_wrk nginx_proxy "http://127.0.0.1:$proxy_port/items/1"
   run_wrk mcpbridge_1w "http://127.0.0.1:$mb_port/mcp" "$here/toolscall.lua"
+  MB_SESSION=$session_auth MB_AUTH=$sa_token run_wrk mcpbridge_1w_jwt "http://127.0.0.1:$mba_port/mcp" "$here/toolscall.lua"
 done
 
 summary=$(python3 - "$tmp/raw" <<'PY'
@@ -105,6 +138,7 @@ med = {n: {"rps": statistics.median(r[0] for r in v), "p50_ms": statistics.media
            "p99_ms": statistics.median(r[2] for r in v), "rounds": len(v)} for n, v in rows.items()}
 med["ratio_mcpbridge_to_nginx_proxy"] = round(med["mcpbridge_1w"]["rps"] / med["nginx_proxy"]["rps"], 3)
 med["ratio_mcpbridge_to_direct"] = round(med["mcpbridge_1w"]["rps"] / med["direct"]["rps"], 3)
+med["ratio_jwt_auth_to_no_auth"] = round(med["mcpbridge_1w_jwt"]["rps"] / med["mcpbridge_1w"]["rps"], 3)
 print(json.dumps(med, indent=2))
 PY
 )

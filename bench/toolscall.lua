@@ -6,6 +6,9 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Accept"] = "application/json, text/event-stream"
 wrk.headers["MCP-Protocol-Version"] = "2025-06-18"
 if session then wrk.headers["Mcp-Session-Id"] = session end
+-- With authentication on (MB_AUTH: a service-account token), every request carries it.
+local auth = os.getenv("MB_AUTH")
+if auth and auth ~= "" then wrk.headers["X-OEMCP-SERVICEACCOUNT"] = auth end
 wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"getItem","arguments":{"id":1}}}'
 local bad = 0
 response = function(status, headers, body)
