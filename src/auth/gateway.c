@@ -41,6 +41,8 @@ struct verifier {
     struct mb_jwt_policy policy;
     const char *audiences[16];
     struct mb_token_cache *cache;
+    bool keys_timed_out;               /* a wait for the first keys timed out: until keys arrive,
+                                        * deny at once instead of parking every request again */
 };
 
 struct mb_gateway {
@@ -397,9 +399,13 @@ static enum mb_auth_outcome run_stage(struct mb_auth_pending *job)
         return MB_AUTH_ALLOW;
     }
     refresh_keys(v);
+    if (!v->keys && !v->src)
+        return deny(job, 503, NULL, "keys_unavailable", "no keys are configured for the %s", v->kind);
+    if (!v->keys && v->keys_timed_out)  /* the source keeps retrying in the background */
+        return deny(job, 503, NULL, "keys_unavailable",
+                    "the identity provider's keys could not be fetched; retry later");
     if (!v->keys)
-        return v->src ? park(job, v, false)
-                      : deny(job, 503, NULL, "keys_unavailable", "no keys are configured for the %s", v->kind);
+        return park(job, v, false);
     struct mb_jwt_claims claims;
     char why[256];
     gw->stats.signature_checks++;
@@ -471,11 +477,15 @@ static void on_keys(void *data, int status)
     struct mb_auth_pending *job = data;
     job->wait = NULL;
     enum mb_auth_outcome o;
-    if (status != 0 && !(job->stage == 0 ? job->gw->sa.keys : job->gw->user.keys))
+    struct verifier *v = job->stage == 0 ? &job->gw->sa : &job->gw->user;
+    refresh_keys(v);
+    if (status != 0 && !v->keys) {
+        v->keys_timed_out = true;
         o = deny(job, 503, NULL, "keys_unavailable",
                  "the identity provider's keys could not be fetched; retry later");
-    else
+    } else {
         o = run_job(job);
+    }
     if (o == MB_AUTH_PENDING)
         return;
     unlink_job(job);

@@ -600,7 +600,7 @@ static void on_http_done(void *data, const struct mb_upstream_response *resp)
         e->state = E_FAILED;
         e->until_ms = now + f->opts.failure_backoff_ms;
         snprintf(e->error, sizeof e->error, "%s", err);
-        mb_warn("auth", "token endpoint %s: %s (HTTP status %ld)", f->log_url, err, resp->status);
+        mb_warn("auth", "token endpoint %s: %s", f->log_url, err);
     }
     list_move_all(&e->waiters, &f->firing);
     struct mb_token_request *r;

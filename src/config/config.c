@@ -746,9 +746,19 @@ static void read_http(struct mb_config_loader *L)
             if (json_is_string(mb_cfg_lookup(L, ptr))) {
                 mb_cfg_get_path(L, ptr, &p);
                 mb_cfg_check_readable(L, ptr, p, 0);
+                /* certfile/keyfile: the client certificate; cafile, ca_file, ca_bundle: the
+                 * CAs that verify the API (client_cafile is accepted as an old spelling). */
+                char **slot = i == 0 ? &c->http_tls_certfile : i == 1 ? &c->http_tls_keyfile : &c->http_tls_cafile;
+                if (!*slot) {
+                    *slot = p;
+                    p = NULL;
+                }
                 free(p);
             }
         }
+        mb_cfg_get_string(L, "/runtime/http/tls/key_password", NULL, &c->http_tls_key_password);
+        if (!c->http_tls_certfile != !c->http_tls_keyfile)
+            ERR(L, "/runtime/http/tls", "set both certfile and keyfile for a client certificate");
     }
 }
 
@@ -961,6 +971,12 @@ void mb_config_destroy(struct mb_config *cfg)
     free_list(cfg->allowed_hosts, cfg->allowed_host_count);
     free(cfg->session_secret);
     free(cfg->guard_mode);
+    free(cfg->http_tls_cafile);
+    free(cfg->http_tls_certfile);
+    free(cfg->http_tls_keyfile);
+    if (cfg->http_tls_key_password)
+        memset(cfg->http_tls_key_password, 0, strlen(cfg->http_tls_key_password));
+    free(cfg->http_tls_key_password);
     mb_security_config_dispose(&cfg->security);
     for (size_t i = 0; i < cfg->guard_override_count; i++)
         free(cfg->guard_overrides[i].pattern);

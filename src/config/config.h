@@ -71,6 +71,10 @@ struct mb_config {
     /* runtime.http */
     json_t *default_headers;              /* runtime.http.default_headers, object of strings, borrowed from root; may be NULL */
     bool accept_encoding;                 /* runtime.http.accept_encoding, default false */
+    char *http_tls_cafile;                /* runtime.http.tls.cafile (ca_file, ca_bundle): CAs for the API; NULL = system */
+    char *http_tls_certfile;              /* runtime.http.tls.certfile: client certificate; NULL = none */
+    char *http_tls_keyfile;               /* runtime.http.tls.keyfile */
+    char *http_tls_key_password;          /* runtime.http.tls.key_password (use ${ENV}); NULL = none */
     unsigned http_max_connections;        /* runtime.http.limits.max_connections, default 100 */
     unsigned http_max_keepalive;          /* runtime.http.limits.max_keepalive_connections, default 20 */
     unsigned http_connect_timeout_ms;     /* runtime.http.limits.connect_timeout_ms, default 5000 */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/log.h"
 #include "config/config.h"
@@ -133,6 +134,29 @@ static void fill_input(const struct mb_config *cfg, const struct mb_http_request
     in->tls_identity = mb_http_request_client_identity(req);
 }
 
+/* The number of header lines named name (case-insensitive). */
+static size_t header_lines(const struct mb_http_request *req, const char *name)
+{
+    size_t n = 0, nl = strlen(name);
+    for (size_t i = 0; i < req->header_count; i++)
+        if (req->headers[i].name_len == nl && strncasecmp(req->headers[i].name, name, nl) == 0)
+            n++;
+    return n;
+}
+
+/* A credential header sent more than once is ambiguous (a proxy in front may have looked at
+ * another line than the first, which the gateway would use): refused rather than guessed.
+ * Returns the repeated header's name, or NULL. */
+static const char *repeated_credential(const struct mb_config *cfg, const struct mb_http_request *req)
+{
+    const struct mb_security_config *sec = &cfg->security;
+    if (sec->sa.enabled && header_lines(req, sec->sa.header) > 1)
+        return sec->sa.header;
+    if (sec->user.enabled && header_lines(req, sec->user.header) > 1)
+        return sec->user.header;
+    return NULL;
+}
+
 static void on_wait_abort(struct mb_http_exchange *ex, void *data)
 {
     struct auth_wait *w = mb_http_exchange_get_data(ex);
@@ -160,6 +184,14 @@ void mb_http_auth_run(struct mb_gateway *gw, const struct mb_config *cfg, struct
 {
     if (!gw || !cfg->security.auth_enabled) {
         next(data, ex, req, NULL);
+        return;
+    }
+    const char *repeated = repeated_credential(cfg, req);
+    if (repeated) {
+        struct mb_auth_denial d = { .status = 401, .error = "invalid_request" };
+        snprintf(d.description, sizeof d.description, "the %.100s header appears more than once", repeated);
+        snprintf(d.reason, sizeof d.reason, "repeated_credentials");
+        mb_http_auth_respond_denial(ex, req, cfg, &d);
         return;
     }
     struct auth_wait *w = malloc(sizeof *w);

@@ -31,7 +31,8 @@ struct mb_mcp_server {
     char *api_key_header;                            /* security.downstream.api_key as "Name: value", or NULL */
     struct mb_redis_limiter *redis_limiter;          /* rate limits across instances, or NULL */
     struct mb_circuit_set *circuits;                 /* per downstream host, or NULL (breaker off) */
-    struct mb_token_fetcher *tokens;                 /* token exchange / client_credentials, or NULL */
+    struct mb_token_fetcher *exchange;               /* RFC 8693 token exchange of the user's token, or NULL */
+    struct mb_token_fetcher *client_credentials;     /* mcpbridge's own token for the API, or NULL */
     struct {                                         /* tools/list pages per scope set (auth on) */
         uint64_t key;                                /* mb_principal_visibility_key; 0 = empty slot */
         struct mb_catalog_view *view;
@@ -84,7 +85,7 @@ struct mb_mcp_request {
     uint64_t started_ms;
     struct mb_upstream_call *call;
     bool waiting_rate;                 /* a Redis rate-limit decision is pending */
-    struct mb_token_wait *waiting_token; /* a downstream token is being fetched (token_fetch.h) */
+    struct mb_token_request *waiting_token; /* a downstream token is being fetched (token_fetch.h) */
     json_t *args;                      /* tools/call arguments kept across asynchronous steps (owned) */
     char *downstream_auth;             /* "Header: value" of the credential for the API, or NULL */
     char *circuit_host;                /* downstream host:port the circuit breaker counts, or NULL */

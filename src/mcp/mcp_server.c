@@ -11,6 +11,7 @@
 
 #include "auth/gateway.h"
 #include "common/log.h"
+#include "auth/token_fetch.h"
 #include "limits/circuit.h"
 #include "limits/redis_limiter.h"
 #include "mcp/jsonrpc.h"
@@ -108,6 +109,35 @@ struct mb_mcp_server *mb_mcp_server_create(uv_loop_t *loop, struct mb_runtime *r
             mb_warn("rate_limit", "could not set up the Redis rate limiter (%s); limits apply per instance",
                     "bad URL or no hiredis");
     }
+    const struct mb_token_exchange_config *x = &sec->user.exchange;
+    if (sec->auth_enabled && sec->user.enabled && x->enabled) {
+        struct mb_token_fetch_options o = {
+            .token_url = x->token_url, .client_id = x->client_id, .client_secret = x->client_secret,
+            .client_auth = !x->client_id ? MB_TOKEN_AUTH_NONE : x->client_auth_basic ? MB_TOKEN_AUTH_BASIC
+                                                                                  : MB_TOKEN_AUTH_POST,
+            .subject_token_type = x->subject_token_type, .requested_token_type = x->requested_token_type,
+            .audience = x->audience, .scope = x->scope, .resource = x->resource, .token_path = x->token_path,
+            .skew_seconds = x->skew_seconds, .timeout_ms = x->timeout_ms,
+        };
+        srv->exchange = mb_token_fetcher_create(loop, up, &o);
+        if (!srv->exchange) {
+            mb_mcp_server_destroy(srv);
+            return NULL;
+        }
+    }
+    const typeof(sec->downstream.client_credentials) *cc = &sec->downstream.client_credentials;
+    if (cc->enabled) {
+        struct mb_token_fetch_options o = {
+            .token_url = cc->token_url, .client_id = cc->client_id, .client_secret = cc->client_secret,
+            .client_auth = MB_TOKEN_AUTH_BASIC, .audience = cc->audience, .scope = cc->scope,
+            .token_path = cc->token_path, .skew_seconds = cc->skew_seconds, .timeout_ms = cc->timeout_ms,
+        };
+        srv->client_credentials = mb_token_fetcher_create(loop, up, &o);
+        if (!srv->client_credentials) {
+            mb_mcp_server_destroy(srv);
+            return NULL;
+        }
+    }
     if (sec->circuit.enabled) {
         struct mb_circuit_options co;
         mb_circuit_options_default(&co);
@@ -159,6 +189,8 @@ void mb_mcp_server_destroy(struct mb_mcp_server *srv)
     for (size_t i = 0; i < MB_MCP_VIEW_CACHE; i++)
         mb_catalog_view_destroy(srv->views[i].view);
     mb_redis_limiter_destroy(srv->redis_limiter);
+    mb_token_fetcher_destroy(srv->exchange);
+    mb_token_fetcher_destroy(srv->client_credentials);
     mb_circuit_destroy(srv->circuits);
     if (srv->api_key_header) {
         OPENSSL_cleanse(srv->api_key_header, strlen(srv->api_key_header));
@@ -234,7 +266,10 @@ void mb_mcp_request_free(struct mb_mcp_request *req)
     }
     mb_mcp_guard_dispose(req); /* a call cancelled or abandoned mid-body */
     json_decref(req->args);
-    free(req->downstream_auth);
+    if (req->downstream_auth) {
+        OPENSSL_cleanse(req->downstream_auth, strlen(req->downstream_auth));
+        free(req->downstream_auth);
+    }
     json_decref(req->id);
     json_decref(req->progress_token);
     free(req->url);

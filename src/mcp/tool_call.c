@@ -13,6 +13,7 @@
 
 #include "auth/gateway.h"
 #include "common/log.h"
+#include "auth/token_fetch.h"
 #include "guard/guard_stats.h"
 #include "limits/circuit.h"
 #include "limits/ratelimit.h"
@@ -92,6 +93,7 @@ static void on_progress(void *data, enum mb_upstream_phase phase, size_t receive
 static struct mb_mcp_request *step_rate_limit(struct mb_mcp_request *req);
 static struct mb_mcp_request *step_credentials(struct mb_mcp_request *req);
 static struct mb_mcp_request *step_call(struct mb_mcp_request *req);
+static struct mb_mcp_request *end_early(struct mb_mcp_request *req, json_t *result);
 
 /* ---- response guard ------------------------------------------------------------------- */
 
@@ -700,7 +702,8 @@ static struct mb_mcp_request *step_rate_limit(struct mb_mcp_request *req)
     if (srv->redis_limiter &&
         mb_redis_limiter_take(srv->redis_limiter, key, len, rc->max_rps, rc->burst, on_redis_rate, req) == 0) {
         req->waiting_rate = true;
-        mb_mcp_request_link(req);
+        if (!req->async)
+            mb_mcp_request_link(req);
         return req;
     }
     struct mb_ratelimit_decision d;
@@ -711,9 +714,69 @@ static struct mb_mcp_request *step_rate_limit(struct mb_mcp_request *req)
     return apply_rate(req, key, &d, NULL);
 }
 
+static void on_downstream_token(void *data, const char *token, size_t len, const char *error)
+{
+    struct mb_mcp_request *req = data;
+    req->waiting_token = NULL;
+    const struct mb_security_config *sec = &req->srv->rt->config->security;
+    bool exchange = req->srv->exchange != NULL;
+    const char *header = exchange ? sec->user.exchange.header : sec->downstream.client_credentials.header;
+    const char *prefix = exchange ? sec->user.exchange.prefix : sec->downstream.client_credentials.prefix;
+    if (error || !token) {
+        struct mb_audit_event ev = {
+            .category = "auth", .action = exchange ? "token_exchange" : "client_credentials", .status = "deny",
+            .reason = "token_endpoint_failed", .tool = req->tool->name,
+            .client_id = req->principal && req->principal->client_id[0] ? req->principal->client_id : NULL,
+        };
+        mb_audit(&ev);
+        mb_warn("auth", "%s: %s failed: %s", req->tool->name, exchange ? "token exchange" : "client_credentials",
+                error ? error : "no token");
+        mb_mcp_finish_result(req, mb_tool_error_result("The call was denied: mcpbridge could not obtain a credential "
+                                                       "for the downstream API (%s failed: %s). Nothing was sent to "
+                                                       "the API; retry later.", exchange ? "token exchange" :
+                                                       "client_credentials", error ? error : "no token"));
+        return;
+    }
+    if (asprintf(&req->downstream_auth, "%s: %s%.*s", header, prefix, (int)len, token) < 0) {
+        req->downstream_auth = NULL;
+        mb_mcp_finish_error(req, MB_JSONRPC_INTERNAL_ERROR, "out of memory");
+        return;
+    }
+    step_call(req);
+}
+
+/* The credential the API gets: an exchanged token (user_auth.token_exchange), mcpbridge's own
+ * client_credentials token, or (explicit opt-in) the user's token as received. Tokens come from
+ * the fetchers' caches; a miss parks the call until the token endpoint answers (concurrent
+ * calls for the same key share one request). A failure denies: nothing is sent downstream. */
 static struct mb_mcp_request *step_credentials(struct mb_mcp_request *req)
 {
-    return step_call(req);
+    struct mb_mcp_server *srv = req->srv;
+    const struct mb_security_config *sec = &srv->rt->config->security;
+    const struct mb_principal *p = req->principal;
+    if (srv->exchange) {
+        if (!p || !p->user_token)
+            return end_early(req, mb_tool_error_result("The call was denied: token exchange needs the user's token, "
+                                                       "and this request carried none."));
+        req->waiting_token = mb_token_fetch_get(srv->exchange, MB_TOKEN_EXCHANGE, p->user_token, p->user_token_len,
+                                                on_downstream_token, req);
+    } else if (srv->client_credentials) {
+        req->waiting_token = mb_token_fetch_get(srv->client_credentials, MB_TOKEN_CLIENT_CREDENTIALS, NULL, 0,
+                                                on_downstream_token, req);
+    } else {
+        if (sec->user.forward_downstream && p && p->user_token &&
+            asprintf(&req->downstream_auth, "%s: %s%s%.*s", sec->user.header, sec->user.prefix,
+                     *sec->user.prefix ? " " : "", (int)p->user_token_len, p->user_token) < 0)
+            req->downstream_auth = NULL;
+        return step_call(req);
+    }
+    if (!req->waiting_token) {
+        mb_mcp_finish_error(req, MB_JSONRPC_INTERNAL_ERROR, "could not start fetching the downstream credential");
+        return NULL;
+    }
+    if (!req->async)
+        mb_mcp_request_link(req);
+    return req;
 }
 
 /* Answers a call that ended before the downstream request was sent. */
@@ -817,8 +880,9 @@ static struct mb_mcp_request *step_call(struct mb_mcp_request *req)
         mb_mcp_guard_dispose(req);
         return end_early(req, mb_tool_error_result("Could not start the downstream request for tool %s.", tool->name));
     }
-    /* In flight: link it so cancellation and shutdown can find it. */
-    mb_mcp_request_link(req);
+    /* In flight: link it so cancellation and shutdown can find it (once). */
+    if (!req->async)
+        mb_mcp_request_link(req);
     send_progress(req, 0.0, "request sent to the downstream API");
     send_log(req, 1, json_pack("{s:s,s:s,s:s,s:s}", "message", "calling the downstream API", "tool",
                                tool->name, "method", tool->method, "path", tool->path_template));
@@ -834,5 +898,9 @@ void mb_mcp_tools_call_stop(struct mb_mcp_request *req)
     if (req->waiting_rate) {
         mb_redis_limiter_cancel(req->srv->redis_limiter, req);
         req->waiting_rate = false;
+    }
+    if (req->waiting_token) {
+        mb_token_fetch_cancel(req->waiting_token);
+        req->waiting_token = NULL;
     }
 }

@@ -110,6 +110,10 @@ int mb_worker_main(struct mb_runtime *rt, int worker_id, int listen_fd, int read
         .max_keepalive = cfg->http_max_keepalive,
         .connect_timeout_ms = cfg->http_connect_timeout_ms,
         .accept_encoding = cfg->accept_encoding,
+        .tls_ca_file = cfg->http_tls_cafile,
+        .tls_cert_file = cfg->http_tls_certfile,
+        .tls_key_file = cfg->http_tls_keyfile,
+        .tls_key_password = cfg->http_tls_key_password,
     };
     struct mb_http_limits limits;
     mb_http_limits_default(&limits);

@@ -335,6 +335,9 @@ static int fx_teardown(void **state)
 
 /* --- helpers ----------------------------------------------------------------------------------- */
 
+#define FX_MAX_SOURCES 8
+static struct mb_jwks_source *fx_sources[FX_MAX_SOURCES];
+
 static unsigned validate_calls;
 
 /* A stand-in for the JWK parser: a document is usable when it starts like a key set. */
@@ -388,14 +391,40 @@ static struct mb_jwks_source *fx_source(struct fx *f, struct mb_jwks_shared *sh,
     o->change_data = c;
     struct mb_jwks_source *s = mb_jwks_source_create(&f->loop, f->up, sh, o);
     assert_non_null(s);
-    return s;
+    for (size_t i = 0; i < FX_MAX_SOURCES; i++) {
+        if (!fx_sources[i]) {
+            fx_sources[i] = s;
+            return s;
+        }
+    }
+    fail_msg("too many sources");
+    return NULL;
 }
 
-static uint64_t gen_of(struct mb_jwks_source *s)
+/* Destroys a source made by fx_source (the teardown destroys those a failed test left). */
+static void fx_drop(struct mb_jwks_source *s)
 {
-    uint64_t g = 0;
-    mb_jwks_source_current(s, NULL, NULL, &g);
-    return g;
+    for (size_t i = 0; i < FX_MAX_SOURCES; i++)
+        if (fx_sources[i] == s)
+            fx_sources[i] = NULL;
+    mb_jwks_source_destroy(s);
+}
+
+/* Forgets a source without destroying it (a test that destroys it from a callback). */
+static void fx_forget(struct mb_jwks_source *s)
+{
+    for (size_t i = 0; i < FX_MAX_SOURCES; i++)
+        if (fx_sources[i] == s)
+            fx_sources[i] = NULL;
+}
+
+static int fx_teardown_sources(void **state)
+{
+    for (size_t i = 0; i < FX_MAX_SOURCES; i++) {
+        mb_jwks_source_destroy(fx_sources[i]);
+        fx_sources[i] = NULL;
+    }
+    return fx_teardown(state);
 }
 
 static void assert_doc(struct mb_jwks_source *s, const char *doc, uint64_t gen)
@@ -469,8 +498,8 @@ static void test_two_sources_share_one_fetch(void **state)
     assert_int_equal(cb.calls, 1);
     RUN_FOR(f, 200);
     assert_int_equal(f->stub.requests, 1);  /* nothing more until the refresh is due */
-    mb_jwks_source_destroy(a);
-    mb_jwks_source_destroy(b);
+    fx_drop(a);
+    fx_drop(b);
     mb_jwks_shared_destroy(sh);
 }
 
@@ -499,6 +528,9 @@ static void test_forked_worker_shares_the_region(void **state)
             struct mb_jwks_source *s = up ? mb_jwks_source_create(&loop, up, sh, &o) : NULL;
             struct waitres r = {0};
             if (s && mb_jwks_source_when_ready(s, 5000, on_wait, &r)) {
+                uv_timer_t tick;  /* timer callbacks do not end UV_RUN_ONCE: wake it */
+                uv_timer_init(&loop, &tick);
+                uv_timer_start(&tick, on_ticker, 10, 10);
                 while (!r.calls)
                     uv_run(&loop, UV_RUN_ONCE);
                 const char *b = NULL;
@@ -524,7 +556,7 @@ static void test_forked_worker_shares_the_region(void **state)
     assert_doc(a, DOC1, 1);
     assert_int_equal(f->stub.requests, 1);
     assert_int_equal(mb_jwks_shared_fetches(sh), 1);
-    mb_jwks_source_destroy(a);
+    fx_drop(a);
     mb_jwks_shared_destroy(sh);
 }
 
@@ -556,8 +588,8 @@ static void test_refresh_ahead_of_expiry(void **state)
     assert_int_equal(cb.last, 2);
     RUN_FOR(f, 300);
     assert_int_equal(f->stub.requests, 2);  /* the next refresh is 0.8 s away again */
-    mb_jwks_source_destroy(a);
-    mb_jwks_source_destroy(b);
+    fx_drop(a);
+    fx_drop(b);
     mb_jwks_shared_destroy(sh);
 }
 
@@ -598,9 +630,12 @@ static void test_old_keys_kept_while_idp_fails(void **state)
     assert_doc(a, DOC2, 2);
     assert_doc(b, DOC2, 2);
     assert_int_equal(f->stub.requests, 5);
+    RUN_UNTIL(f, ca.calls == 2 && cb.calls == 2, 1000);  /* on_change runs from the loop */
+    RUN_FOR(f, 20);
     assert_int_equal(ca.calls, 2);  /* generation 1, generation 2: nothing for the failures */
-    mb_jwks_source_destroy(a);
-    mb_jwks_source_destroy(b);
+    assert_int_equal(cb.calls, 2);
+    fx_drop(a);
+    fx_drop(b);
     mb_jwks_shared_destroy(sh);
 }
 
@@ -652,8 +687,8 @@ static void test_unknown_kid_refresh_rate_limited(void **state)
     RUN_UNTIL(f, ca.calls == 2 && cb.calls == 2, 1000);
     assert_int_equal(ca.calls, 2);
     assert_int_equal(cb.calls, 2);
-    mb_jwks_source_destroy(a);
-    mb_jwks_source_destroy(b);
+    fx_drop(a);
+    fx_drop(b);
     mb_jwks_shared_destroy(sh);
 }
 
@@ -682,7 +717,7 @@ static void test_generation_moves_only_on_change(void **state)
     RUN_FOR(f, 50);
     assert_int_equal(c.calls, 1);
     assert_int_equal(c.last, 1);
-    mb_jwks_source_destroy(a);
+    fx_drop(a);
     mb_jwks_shared_destroy(sh);
 }
 
@@ -707,7 +742,7 @@ static void test_first_fetch_fails_then_ready(void **state)
     assert_int_equal(f->stub.requests, 2);
     assert_true(f->stub.times[1] - f->stub.times[0] >= 140);
     assert_doc(a, DOC1, 1);
-    mb_jwks_source_destroy(a);
+    fx_drop(a);
     mb_jwks_shared_destroy(sh);
 }
 
@@ -728,7 +763,7 @@ static void test_ready_timeout_and_destroy_releases_lease(void **state)
     assert_int_equal(r1.status, -ETIMEDOUT);
     assert_int_equal(r2.calls, 0);
     assert_int_equal(f->stub.requests, 1);
-    mb_jwks_source_destroy(a);
+    fx_drop(a);
     assert_int_equal(r2.calls, 1);
     assert_int_equal(r2.status, -ECANCELED);
 
@@ -740,7 +775,7 @@ static void test_ready_timeout_and_destroy_releases_lease(void **state)
     RUN_UNTIL(f, r3.calls, 1000);
     assert_int_equal(r3.status, 0);  /* well before the 5 s lease of a would have expired */
     assert_int_equal(f->stub.requests, 2);
-    mb_jwks_source_destroy(b);
+    fx_drop(b);
     mb_jwks_shared_destroy(sh);
 }
 
@@ -753,6 +788,7 @@ static void test_destroy_from_callback_and_cancel(void **state)
     struct mb_jwks_options o = {0};
     struct changes c = {0};
     struct mb_jwks_source *a = fx_source(f, sh, &o, &c);
+    fx_forget(a);  /* r3's callback destroys it */
     struct waitres r1 = {0}, r2 = {0}, r3 = {.destroy = a};
     struct mb_jwks_wait *w1 = mb_jwks_source_when_ready(a, 3000, on_wait, &r1);
     assert_non_null(w1);
@@ -817,7 +853,7 @@ static void test_document_over_cap_refused(void **state)
     struct mb_jwks_stats st;
     mb_jwks_source_stats(a, &st);
     assert_int_equal(st.fetch_failed, 1);
-    mb_jwks_source_destroy(a);
+    fx_drop(a);
     mb_jwks_shared_destroy(sh);
 }
 
@@ -826,17 +862,19 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     alarm(110);
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (getenv("MB_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("MB_TEST_FILTER"));
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_two_sources_share_one_fetch, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_forked_worker_shares_the_region, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_refresh_ahead_of_expiry, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_old_keys_kept_while_idp_fails, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_unknown_kid_refresh_rate_limited, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_generation_moves_only_on_change, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_first_fetch_fails_then_ready, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_ready_timeout_and_destroy_releases_lease, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_destroy_from_callback_and_cancel, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_document_over_cap_refused, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_two_sources_share_one_fetch, fx_setup, fx_teardown_sources),
+        cmocka_unit_test_setup_teardown(test_forked_worker_shares_the_region, fx_setup, fx_teardown_sources),
+        cmocka_unit_test_setup_teardown(test_refresh_ahead_of_expiry, fx_setup, fx_teardown_sources),
+        cmocka_unit_test_setup_teardown(test_old_keys_kept_while_idp_fails, fx_setup, fx_teardown_sources),
+        cmocka_unit_test_setup_teardown(test_unknown_kid_refresh_rate_limited, fx_setup, fx_teardown_sources),
+        cmocka_unit_test_setup_teardown(test_generation_moves_only_on_change, fx_setup, fx_teardown_sources),
+        cmocka_unit_test_setup_teardown(test_first_fetch_fails_then_ready, fx_setup, fx_teardown_sources),
+        cmocka_unit_test_setup_teardown(test_ready_timeout_and_destroy_releases_lease, fx_setup, fx_teardown_sources),
+        cmocka_unit_test_setup_teardown(test_destroy_from_callback_and_cancel, fx_setup, fx_teardown_sources),
+        cmocka_unit_test_setup_teardown(test_document_over_cap_refused, fx_setup, fx_teardown_sources),
         cmocka_unit_test(test_region_arguments),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,817 @@
+/* Unit tests for src/auth/token_fetch: a programmable HTTP server on 127.0.0.1 plays the token
+ * endpoint on the test's loop. Checked: the RFC 8693 and client_credentials forms and client
+ * authentication, the cache (a second call sends nothing), coalescing (ten concurrent calls, one
+ * request), expiry minus skew, failures that deny every waiter with a safe message and are
+ * remembered only for the back-off, the JSON path, timeouts, the LRU bound, cancel and destroy.
+ * Every wait is bounded by a deadline. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "auth/token_fetch.h"
+#include "upstream/upstream.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+/* --- a programmable HTTP/1.1 server on 127.0.0.1 (port 0), on the test's loop ----------------- */
+
+#define STUB_IN_MAX (64u * 1024u)
+#define STUB_BODY_MAX (32u * 1024u)
+#define STUB_TIMES_MAX 64
+
+struct stub;
+
+struct stub_conn {
+    uv_tcp_t tcp;
+    uv_timer_t delay;           /* a delayed answer */
+    struct stub *stub;
+    char in[STUB_IN_MAX];
+    size_t in_len;
+    bool waiting;               /* an answer is due (delayed or held) */
+    bool closing;
+    int handles;                /* handles to close before the memory goes */
+    struct stub_conn *prev, *next;
+};
+
+struct stub {
+    uv_loop_t *loop;
+    uv_tcp_t tcp;
+    bool listening;
+    int port;
+    /* what to answer */
+    int status;
+    char body[STUB_BODY_MAX];
+    size_t body_len;
+    unsigned delay_ms;          /* answer this late */
+    bool hold;                  /* never answer */
+    /* what came */
+    unsigned requests;
+    uint64_t times[STUB_TIMES_MAX];  /* uv_now of each request */
+    char last_method[16];
+    char last_path[256];
+    char last_auth[512];
+    char last_ctype[128];
+    char last_body[STUB_BODY_MAX];
+    struct stub_conn *conns;
+};
+
+static void stub_set(struct stub *s, int status, const char *body)
+{
+    s->status = status;
+    s->body_len = strlen(body);
+    assert_true(s->body_len < sizeof s->body);
+    memcpy(s->body, body, s->body_len + 1);
+}
+
+static void stub_conn_closed(uv_handle_t *h)
+{
+    struct stub_conn *c = h->data;
+    if (--c->handles == 0)
+        free(c);
+}
+
+static void stub_conn_close(struct stub_conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        c->stub->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    uv_close((uv_handle_t *)&c->delay, stub_conn_closed);
+    uv_close((uv_handle_t *)&c->tcp, stub_conn_closed);
+}
+
+struct stub_write {
+    uv_write_t req;
+    char data[];
+};
+
+static void stub_on_write(uv_write_t *req, int status)
+{
+    free(req);
+}
+
+static void stub_process(struct stub_conn *c);
+
+static void stub_answer(struct stub_conn *c)
+{
+    struct stub *s = c->stub;
+    char head[256];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                     s->status, s->body_len);
+    struct stub_write *w = malloc(sizeof *w + (size_t)n + s->body_len);
+    assert_non_null(w);
+    memcpy(w->data, head, (size_t)n);
+    memcpy(w->data + n, s->body, s->body_len);
+    uv_buf_t b = uv_buf_init(w->data, (unsigned)((size_t)n + s->body_len));
+    assert_int_equal(uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, stub_on_write), 0);
+    c->waiting = false;
+    stub_process(c);  /* pipelined requests */
+}
+
+static void stub_on_delay(uv_timer_t *t)
+{
+    struct stub_conn *c = t->data;
+    uv_stop(c->stub->loop);
+    stub_answer(c);
+}
+
+static void stub_copy_header(const char *head, size_t head_len, const char *name, char *out, size_t cap)
+{
+    size_t nlen = strlen(name);
+    out[0] = '\0';
+    const char *p = head, *end = head + head_len;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol)
+            break;
+        if ((size_t)(eol - p) > nlen && strncasecmp(p, name, nlen) == 0 && p[nlen] == ':') {
+            const char *v = p + nlen + 1;
+            while (*v == ' ')
+                v++;
+            size_t vlen = (size_t)(eol - v);
+            if (vlen && v[vlen - 1] == '\r')
+                vlen--;
+            if (vlen >= cap)
+                vlen = cap - 1;
+            memcpy(out, v, vlen);
+            out[vlen] = '\0';
+            return;
+        }
+        p = eol + 1;
+    }
+}
+
+static void stub_process(struct stub_conn *c)
+{
+    struct stub *s = c->stub;
+    while (!c->waiting && !c->closing) {
+        char *end = memmem(c->in, c->in_len, "\r\n\r\n", 4);
+        if (!end)
+            return;
+        size_t head_len = (size_t)(end - c->in) + 4;
+        char clen[32];
+        stub_copy_header(c->in, head_len, "Content-Length", clen, sizeof clen);
+        size_t body_len = clen[0] ? strtoul(clen, NULL, 10) : 0;
+        if (head_len + body_len > c->in_len)
+            return;
+        char fmt[32];
+        snprintf(fmt, sizeof fmt, "%%%zus %%%zus", sizeof s->last_method - 1, sizeof s->last_path - 1);
+        assert_int_equal(sscanf(c->in, fmt, s->last_method, s->last_path), 2);
+        stub_copy_header(c->in, head_len, "Authorization", s->last_auth, sizeof s->last_auth);
+        stub_copy_header(c->in, head_len, "Content-Type", s->last_ctype, sizeof s->last_ctype);
+        size_t keep = body_len < sizeof s->last_body - 1 ? body_len : sizeof s->last_body - 1;
+        memcpy(s->last_body, c->in + head_len, keep);
+        s->last_body[keep] = '\0';
+        if (s->requests < STUB_TIMES_MAX)
+            s->times[s->requests] = uv_now(s->loop);
+        s->requests++;
+        uv_stop(s->loop);
+        size_t used = head_len + body_len;
+        memmove(c->in, c->in + used, c->in_len - used);
+        c->in_len -= used;
+        c->waiting = true;
+        if (s->hold)
+            return;
+        if (s->delay_ms) {
+            uv_timer_start(&c->delay, stub_on_delay, s->delay_ms, 0);
+            return;
+        }
+        stub_answer(c);
+    }
+}
+
+static void stub_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct stub_conn *c = h->data;
+    *buf = uv_buf_init(c->in + c->in_len, (unsigned)(STUB_IN_MAX - c->in_len));
+}
+
+static void stub_on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+    struct stub_conn *c = st->data;
+    if (n < 0) {
+        stub_conn_close(c);
+        return;
+    }
+    c->in_len += (size_t)n;
+    stub_process(c);
+}
+
+static void stub_on_connection(uv_stream_t *server, int status)
+{
+    struct stub *s = server->data;
+    assert_int_equal(status, 0);
+    struct stub_conn *c = calloc(1, sizeof *c);
+    assert_non_null(c);
+    c->stub = s;
+    assert_int_equal(uv_tcp_init(s->loop, &c->tcp), 0);
+    assert_int_equal(uv_timer_init(s->loop, &c->delay), 0);
+    c->tcp.data = c->delay.data = c;
+    c->handles = 2;
+    assert_int_equal(uv_accept(server, (uv_stream_t *)&c->tcp), 0);
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    assert_int_equal(uv_read_start((uv_stream_t *)&c->tcp, stub_on_alloc, stub_on_read), 0);
+}
+
+static void stub_start(struct stub *s, uv_loop_t *loop)
+{
+    memset(s, 0, sizeof *s);
+    s->loop = loop;
+    assert_int_equal(uv_tcp_init(loop, &s->tcp), 0);
+    s->tcp.data = s;
+    struct sockaddr_in addr;
+    assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &addr), 0);
+    assert_int_equal(uv_tcp_bind(&s->tcp, (const struct sockaddr *)&addr, 0), 0);
+    assert_int_equal(uv_listen((uv_stream_t *)&s->tcp, 128, stub_on_connection), 0);
+    struct sockaddr_in bound;
+    int len = sizeof bound;
+    assert_int_equal(uv_tcp_getsockname(&s->tcp, (struct sockaddr *)&bound, &len), 0);
+    s->port = ntohs(bound.sin_port);
+    s->listening = true;
+    stub_set(s, 200, "{}");
+}
+
+static void stub_stop(struct stub *s)
+{
+    while (s->conns)
+        stub_conn_close(s->conns);
+    if (s->listening)
+        uv_close((uv_handle_t *)&s->tcp, NULL);
+    s->listening = false;
+}
+
+/* --- fixture: a loop, the stub, an upstream client ------------------------------------------- */
+
+struct fx {
+    uv_loop_t loop;
+    struct stub stub;
+    struct mb_upstream *up;
+    uv_timer_t deadline;
+    uv_timer_t ticker;          /* wakes RUN_UNTIL every 10 ms for conditions nothing signals */
+    bool expired;
+    char url[128];
+};
+
+static void on_deadline(uv_timer_t *t)
+{
+    struct fx *f = t->data;
+    f->expired = true;
+}
+
+static void on_ticker(uv_timer_t *t)
+{
+    uv_stop(t->loop);
+}
+
+/* Runs the loop until cond holds or ms pass; the caller asserts cond afterwards. */
+#define RUN_UNTIL(f, cond, ms)                                                   \
+    do {                                                                         \
+        (f)->expired = false;                                                    \
+        uv_timer_start(&(f)->deadline, on_deadline, (ms), 0);                    \
+        while (!(cond) && !(f)->expired)                                         \
+            uv_run(&(f)->loop, UV_RUN_ONCE);                                     \
+        uv_timer_stop(&(f)->deadline);                                           \
+    } while (0)
+
+/* Runs the loop for ms. */
+#define RUN_FOR(f, ms) RUN_UNTIL(f, false, ms)
+
+static int fx_setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    assert_int_equal(uv_loop_init(&f->loop), 0);
+    assert_int_equal(uv_timer_init(&f->loop, &f->deadline), 0);
+    f->deadline.data = f;
+    assert_int_equal(uv_timer_init(&f->loop, &f->ticker), 0);
+    uv_timer_start(&f->ticker, on_ticker, 10, 10);
+    uv_unref((uv_handle_t *)&f->ticker);
+    stub_start(&f->stub, &f->loop);
+    f->up = mb_upstream_create(&f->loop, NULL);
+    assert_non_null(f->up);
+    *state = f;
+    return 0;
+}
+
+static int fx_teardown(void **state)
+{
+    struct fx *f = *state;
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    mb_upstream_destroy(f->up);
+    stub_stop(&f->stub);
+    uv_close((uv_handle_t *)&f->deadline, NULL);
+    uv_close((uv_handle_t *)&f->ticker, NULL);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&f->loop), 0);  /* fails when a handle was left open */
+    free(f);
+    return 0;
+}
+
+/* --- helpers ----------------------------------------------------------------------------------- */
+
+struct tres {
+    int calls;
+    bool ok;
+    char token[4096];
+    char error[256];
+    struct mb_token_fetcher *destroy;   /* destroyed from the callback when set */
+    struct mb_token_request *cancel;    /* cancelled from the callback when set */
+};
+
+static void on_token(void *data, const char *token, size_t len, const char *error)
+{
+    struct tres *r = data;
+    r->calls++;
+    assert_true((token == NULL) != (error == NULL));
+    r->ok = token != NULL;
+    if (token) {
+        assert_int_equal(strlen(token), len);
+        assert_true(len < sizeof r->token);
+        memcpy(r->token, token, len + 1);
+    } else {
+        assert_int_equal(len, 0);
+        snprintf(r->error, sizeof r->error, "%s", error);
+    }
+    if (r->cancel)
+        mb_token_fetch_cancel(r->cancel);
+    if (r->destroy)
+        mb_token_fetcher_destroy(r->destroy);
+}
+
+static struct mb_token_fetcher *fx_fetcher(struct fx *f, struct mb_token_fetch_options *o)
+{
+    snprintf(f->url, sizeof f->url, "http://127.0.0.1:%d/oauth/token", f->stub.port);
+    o->token_url = f->url;
+    struct mb_token_fetcher *t = mb_token_fetcher_create(&f->loop, f->up, o);
+    assert_non_null(t);
+    return t;
+}
+
+static struct mb_token_request *get(struct mb_token_fetcher *t, const char *subject, struct tres *r)
+{
+    struct mb_token_request *q =
+        mb_token_fetch_get(t, MB_TOKEN_EXCHANGE, subject, subject ? strlen(subject) : 0, on_token, r);
+    assert_non_null(q);
+    assert_int_equal(r->calls, 0);  /* never from inside the call */
+    return q;
+}
+
+static struct mb_token_stats stats(struct mb_token_fetcher *t)
+{
+    struct mb_token_stats st;
+    mb_token_fetcher_stats(t, &st);
+    return st;
+}
+
+static bool has_field(const char *form, const char *field)
+{
+    size_t n = strlen(field);
+    for (const char *p = form; (p = strstr(p, field)); p += n)
+        if ((p == form || p[-1] == '&') && (p[n] == '&' || p[n] == '\0'))
+            return true;
+    return false;
+}
+
+#define ANSWER1 "{\"access_token\":\"xchg-1\",\"token_type\":\"Bearer\",\"expires_in\":3600}"
+
+/* --- tests ------------------------------------------------------------------------------------- */
+
+/* The RFC 8693 form (encoded), HTTP Basic client authentication, the answer, and the cache. */
+static void test_exchange_form_and_cache(void **state)
+{
+    struct fx *f = *state;
+    stub_set(&f->stub, 200, ANSWER1);
+    struct mb_token_fetch_options o = {.client_id = "client", .client_secret = "s3cr:t",
+                                       .audience = "orders-api", .scope = "orders:read orders:write"};
+    struct mb_token_fetcher *t = fx_fetcher(f, &o);
+    struct tres a = {0}, b = {0};
+    get(t, "tok+A/b=", &a);
+    RUN_UNTIL(f, a.calls, 5000);
+    assert_int_equal(a.calls, 1);
+    assert_true(a.ok);
+    assert_string_equal(a.token, "xchg-1");
+    assert_int_equal(f->stub.requests, 1);
+    assert_string_equal(f->stub.last_method, "POST");
+    assert_string_equal(f->stub.last_path, "/oauth/token");
+    assert_string_equal(f->stub.last_ctype, "application/x-www-form-urlencoded");
+    assert_string_equal(f->stub.last_auth, "Basic Y2xpZW50OnMzY3IlM0F0");  /* client:s3cr%3At */
+    const char *form = f->stub.last_body;
+    assert_true(has_field(form, "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange"));
+    assert_true(has_field(form, "subject_token=tok%2BA%2Fb%3D"));
+    assert_true(has_field(form, "subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_token"));
+    assert_true(has_field(form, "audience=orders-api"));
+    assert_true(has_field(form, "scope=orders%3Aread+orders%3Awrite"));
+    assert_null(strstr(form, "client_secret"));
+    assert_null(strstr(form, "resource="));
+
+    get(t, "tok+A/b=", &b);
+    RUN_UNTIL(f, b.calls, 5000);
+    assert_int_equal(b.calls, 1);
+    assert_string_equal(b.token, "xchg-1");
+    assert_int_equal(f->stub.requests, 1);  /* from the cache */
+    struct mb_token_stats st = stats(t);
+    assert_int_equal(st.requests, 2);
+    assert_int_equal(st.hits, 1);
+    assert_int_equal(st.http_requests, 1);
+    assert_int_equal(st.entries, 1);
+    mb_token_fetcher_destroy(t);
+}
+
+/* Ten concurrent requests for one subject: one HTTP request, ten answers. */
+static void test_concurrent_requests_coalesced(void **state)
+{
+    struct fx *f = *state;
+    stub_set(&f->stub, 200, ANSWER1);
+    f->stub.delay_ms = 100;
+    struct mb_token_fetch_options o = {0};
+    struct mb_token_fetcher *t = fx_fetcher(f, &o);
+    struct tres r[10];
+    memset(r, 0, sizeof r);
+    for (int i = 0; i < 10; i++)
+        get(t, "subject-1", &r[i]);
+    int done = 0;
+    RUN_UNTIL(f, (done = r[0].calls + r[1].calls + r[2].calls + r[3].calls + r[4].calls + r[5].calls +
+                         r[6].calls + r[7].calls + r[8].calls + r[9].calls) == 10, 5000);
+    assert_int_equal(done, 10);
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(r[i].calls, 1);
+        assert_string_equal(r[i].token, "xchg-1");
+    }
+    assert_int_equal(f->stub.requests, 1);
+    struct mb_token_stats st = stats(t);
+    assert_int_equal(st.coalesced, 9);
+    assert_int_equal(st.http_requests, 1);
+    /* Another subject is another key: another request. */
+    struct tres other = {0};
+    get(t, "subject-2", &other);
+    RUN_UNTIL(f, other.calls, 5000);
+    assert_int_equal(f->stub.requests, 2);
+    mb_token_fetcher_destroy(t);
+}
+
+/* expires_in 2 with a skew of 1 s: reused for about one second, then fetched again. */
+static void test_expiry_minus_skew_refetches(void **state)
+{
+    struct fx *f = *state;
+    stub_set(&f->stub, 200, "{\"access_token\":\"short-1\",\"expires_in\":2}");
+    struct mb_token_fetch_options o = {.skew_seconds = 1};
+    struct mb_token_fetcher *t = fx_fetcher(f, &o);
+    struct tres a = {0}, b = {0}, c = {0};
+    get(t, "s", &a);
+    RUN_UNTIL(f, a.calls, 5000);
+    assert_string_equal(a.token, "short-1");
+    RUN_FOR(f, 600);
+    get(t, "s", &b);
+    RUN_UNTIL(f, b.calls, 5000);
+    assert_string_equal(b.token, "short-1");
+    assert_int_equal(f->stub.requests, 1);
+    stub_set(&f->stub, 200, "{\"access_token\":\"short-2\",\"expires_in\":2}");
+    RUN_FOR(f, 500);  /* 1.1 s after the answer: past expiry minus skew */
+    get(t, "s", &c);
+    RUN_UNTIL(f, c.calls, 5000);
+    assert_string_equal(c.token, "short-2");
+    assert_int_equal(f->stub.requests, 2);
+    /* expires_in not above the skew: handed out, never reused. */
+    stub_set(&f->stub, 200, "{\"access_token\":\"brief\",\"expires_in\":1}");
+    struct tres d = {0}, e = {0};
+    get(t, "t", &d);
+    RUN_UNTIL(f, d.calls, 5000);
+    assert_string_equal(d.token, "brief");
+    get(t, "t", &e);
+    RUN_UNTIL(f, e.calls, 5000);
+    assert_int_equal(f->stub.requests, 4);
+    mb_token_fetcher_destroy(t);
+}
+
+/* A refused exchange denies every waiter with a safe message (the OAuth error code, no token
+ * material), is repeated from memory during the back-off only, then asked again. */
+static void test_failure_denies_and_backs_off_briefly(void **state)
+{
+    struct fx *f = *state;
+    stub_set(&f->stub, 400, "{\"error\":\"invalid_grant\",\"error_description\":\"token secret-subject is revoked\"}");
+    f->stub.delay_ms = 50;
+    struct mb_token_fetch_options o = {.failure_backoff_ms = 400};
+    struct mb_token_fetcher *t = fx_fetcher(f, &o);
+    struct tres a = {0}, b = {0}, c = {0};
+    get(t, "secret-subject", &a);
+    get(t, "secret-subject", &b);
+    RUN_UNTIL(f, a.calls && b.calls, 5000);
+    struct tres *both[] = {&a, &b};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(both[i]->calls, 1);
+        assert_false(both[i]->ok);
+        assert_string_equal(both[i]->error,
+                            "token exchange failed: the token endpoint answered HTTP 400 (invalid_grant)");
+        assert_null(strstr(both[i]->error, "secret"));
+    }
+    assert_int_equal(f->stub.requests, 1);
+    get(t, "secret-subject", &c);  /* within the back-off */
+    RUN_UNTIL(f, c.calls, 5000);
+    assert_false(c.ok);
+    assert_int_equal(f->stub.requests, 1);
+    assert_int_equal(stats(t).failure_hits, 1);
+    RUN_FOR(f, 450);
+    stub_set(&f->stub, 200, ANSWER1);
+    struct tres d = {0};
+    get(t, "secret-subject", &d);
+    RUN_UNTIL(f, d.calls, 5000);
+    assert_true(d.ok);
+    assert_string_equal(d.token, "xchg-1");
+    assert_int_equal(f->stub.requests, 2);
+    assert_int_equal(stats(t).failures, 1);
+    mb_token_fetcher_destroy(t);
+}
+
+/* Failures of every kind deny: not JSON, no token at the path, a token that could not go in a
+ * header, an unreachable endpoint. */
+static void test_bad_answers_deny(void **state)
+{
+    struct fx *f = *state;
+    struct mb_token_fetch_options o = {.failure_backoff_ms = 1};
+    struct mb_token_fetcher *t = fx_fetcher(f, &o);
+    static const struct {
+        const char *body;
+        const char *error;
+    } cases[] = {
+        {"<html>", "token exchange failed: the token endpoint's answer is not a JSON object"},
+        {"[\"access_token\"]", "token exchange failed: the token endpoint's answer is not a JSON object"},
+        {"{\"token\":\"x\"}", "token exchange failed: no token at 'access_token' in the answer"},
+        {"{\"access_token\":42}", "token exchange failed: no token at 'access_token' in the answer"},
+        {"{\"access_token\":\"\"}", "token exchange failed: the token at 'access_token' is not usable"},
+        {"{\"access_token\":\"a\\r\\nX-Injected: 1\"}",
+         "token exchange failed: the token at 'access_token' is not usable"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        stub_set(&f->stub, 200, cases[i].body);
+        struct tres r = {0};
+        RUN_FOR(f, 5);  /* past the 1 ms back-off of the previous case */
+        get(t, "s", &r);
+        RUN_UNTIL(f, r.calls, 5000);
+        assert_int_equal(r.calls, 1);
+        assert_false(r.ok);
+        assert_string_equal(r.error, cases[i].error);
+    }
+    assert_int_equal(f->stub.requests, sizeof cases / sizeof cases[0]);
+    mb_token_fetcher_destroy(t);
+
+    /* Nobody listens on the port any more. */
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/token", f->stub.port);
+    stub_stop(&f->stub);
+    struct mb_token_fetch_options o2 = {.token_url = url};
+    t = mb_token_fetcher_create(&f->loop, f->up, &o2);
+    assert_non_null(t);
+    struct tres r = {0};
+    get(t, "s", &r);
+    RUN_UNTIL(f, r.calls, 5000);
+    assert_false(r.ok);
+    assert_string_equal(r.error, "token exchange failed: the token endpoint is unreachable");
+    mb_token_fetcher_destroy(t);
+}
+
+/* A dotted path (with an array index) finds the token; expires_in is read beside it. */
+static void test_json_path(void **state)
+{
+    struct fx *f = *state;
+    stub_set(&f->stub, 200, "{\"data\":{\"token\":\"deep-1\",\"expires_in\":1},\"expires_in\":3600}");
+    struct mb_token_fetch_options o = {.token_path = "data.token", .skew_seconds = 1};
+    struct mb_token_fetcher *t = fx_fetcher(f, &o);
+    struct tres a = {0}, b = {0};
+    get(t, "s", &a);
+    RUN_UNTIL(f, a.calls, 5000);
+    assert_string_equal(a.token, "deep-1");
+    get(t, "s", &b);  /* the nested expires_in (1 s, not above the skew) won: not reused */
+    RUN_UNTIL(f, b.calls, 5000);
+    assert_int_equal(f->stub.requests, 2);
+    mb_token_fetcher_destroy(t);
+
+    stub_set(&f->stub, 200, "{\"items\":[{\"t\":\"zero\"},{\"t\":\"one\"}],\"expires_in\":\"120\"}");
+    struct mb_token_fetch_options o2 = {.token_path = "items.1.t"};
+    t = fx_fetcher(f, &o2);
+    struct tres c = {0}, d = {0};
+    get(t, "s", &c);
+    RUN_UNTIL(f, c.calls, 5000);
+    assert_string_equal(c.token, "one");
+    get(t, "s", &d);  /* expires_in "120" at the top: cached */
+    RUN_UNTIL(f, d.calls, 5000);
+    assert_string_equal(d.token, "one");
+    assert_int_equal(f->stub.requests, 3);
+    mb_token_fetcher_destroy(t);
+
+    struct mb_token_fetch_options bad = {.token_url = f->url, .token_path = "data..token"};
+    assert_null(mb_token_fetcher_create(&f->loop, f->up, &bad));
+    bad.token_path = "";
+    assert_null(mb_token_fetcher_create(&f->loop, f->up, &bad));
+}
+
+/* client_credentials with the secret in the form; cached like an exchange. */
+static void test_client_credentials(void **state)
+{
+    struct fx *f = *state;
+    stub_set(&f->stub, 200, "{\"access_token\":\"gw-token\",\"expires_in\":600}");
+    struct mb_token_fetch_options o = {.client_id = "my app", .client_secret = "pw",
+                                       .client_auth = MB_TOKEN_AUTH_POST, .scope = "inventory"};
+    struct mb_token_fetcher *t = fx_fetcher(f, &o);
+    struct tres a = {0}, b = {0};
+    assert_non_null(mb_token_fetch_get(t, MB_TOKEN_CLIENT_CREDENTIALS, NULL, 0, on_token, &a));
+    RUN_UNTIL(f, a.calls, 5000);
+    assert_true(a.ok);
+    assert_string_equal(a.token, "gw-token");
+    const char *form = f->stub.last_body;
+    assert_true(has_field(form, "grant_type=client_credentials"));
+    assert_true(has_field(form, "scope=inventory"));
+    assert_true(has_field(form, "client_id=my+app"));
+    assert_true(has_field(form, "client_secret=pw"));
+    assert_null(strstr(form, "subject_token"));
+    assert_string_equal(f->stub.last_auth, "");
+    assert_non_null(mb_token_fetch_get(t, MB_TOKEN_CLIENT_CREDENTIALS, "ignored", 7, on_token, &b));
+    RUN_UNTIL(f, b.calls, 5000);
+    assert_string_equal(b.token, "gw-token");
+    assert_int_equal(f->stub.requests, 1);
+    /* A per-request scope is another key. */
+    struct mb_token_params p = {.scope = "inventory:write"};
+    struct tres c = {0};
+    assert_non_null(mb_token_fetch_get_with(t, MB_TOKEN_CLIENT_CREDENTIALS, NULL, 0, &p, on_token, &c));
+    RUN_UNTIL(f, c.calls, 5000);
+    assert_int_equal(f->stub.requests, 2);
+    assert_true(has_field(f->stub.last_body, "scope=inventory%3Awrite"));
+    mb_token_fetcher_destroy(t);
+}
+
+/* A token endpoint that never answers: every waiter is denied at the timeout. */
+static void test_timeout_denies_all_waiters(void **state)
+{
+    struct fx *f = *state;
+    f->stub.hold = true;
+    struct mb_token_fetch_options o = {.timeout_ms = 200};
+    struct mb_token_fetcher *t = fx_fetcher(f, &o);
+    struct tres a = {0}, b = {0};
+    get(t, "s", &a);
+    get(t, "s", &b);
+    RUN_UNTIL(f, a.calls && b.calls, 3000);
+    assert_string_equal(a.error, "token exchange failed: the token endpoint timed out");
+    assert_string_equal(b.error, "token exchange failed: the token endpoint timed out");
+    assert_int_equal(f->stub.requests, 1);
+    mb_token_fetcher_destroy(t);
+}
+
+/* The cache stays under max_entries; the least recently used entry goes. */
+static void test_lru_bound(void **state)
+{
+    struct fx *f = *state;
+    stub_set(&f->stub, 200, ANSWER1);
+    struct mb_token_fetch_options o = {.max_entries = 2};
+    struct mb_token_fetcher *t = fx_fetcher(f, &o);
+    const char *subjects[] = {"s1", "s2", "s1", "s3", "s1", "s2"};
+    /* s1, s2 fetched; s1 hit (s2 now least recent); s3 evicts s2; s1 hit; s2 fetched again. */
+    for (size_t i = 0; i < 6; i++) {
+        struct tres r = {0};
+        get(t, subjects[i], &r);
+        RUN_UNTIL(f, r.calls, 5000);
+        assert_true(r.ok);
+        assert_true(stats(t).entries <= 2);
+    }
+    struct mb_token_stats st = stats(t);
+    assert_int_equal(f->stub.requests, 4);
+    assert_int_equal(st.hits, 2);
+    assert_int_equal(st.evictions, 2);
+    assert_int_equal(st.entries, 2);
+    mb_token_fetcher_destroy(t);
+}
+
+/* Cancelled requests never hear back; the others still get the token; destroy denies the rest;
+ * a callback may destroy the fetcher. */
+static void test_cancel_and_destroy(void **state)
+{
+    struct fx *f = *state;
+    stub_set(&f->stub, 200, ANSWER1);
+    f->stub.delay_ms = 50;
+    struct mb_token_fetch_options o = {0};
+    struct mb_token_fetcher *t = fx_fetcher(f, &o);
+    struct tres a = {0}, b = {0}, c = {0};
+    struct mb_token_request *qa = get(t, "s", &a);
+    get(t, "s", &b);
+    struct mb_token_request *qc = get(t, "s", &c);
+    b.cancel = qc;  /* b's callback cancels c, which has not run yet */
+    mb_token_fetch_cancel(qa);
+    RUN_UNTIL(f, b.calls, 5000);
+    RUN_FOR(f, 20);
+    assert_int_equal(a.calls, 0);
+    assert_int_equal(b.calls, 1);
+    assert_int_equal(c.calls, 0);
+    assert_string_equal(b.token, "xchg-1");
+
+    /* Pending at destroy: the waiter of an HTTP request and a queued cache hit. */
+    struct tres d = {0}, e = {0};
+    get(t, "other", &d);
+    get(t, "s", &e);
+    mb_token_fetcher_destroy(t);
+    assert_int_equal(d.calls, 1);
+    assert_int_equal(e.calls, 1);
+    assert_string_equal(d.error, "the token service is shutting down");
+    assert_string_equal(e.error, "the token service is shutting down");
+
+    t = fx_fetcher(f, &o);
+    struct tres g = {.destroy = t}, h = {0};
+    get(t, "s", &g);
+    get(t, "s", &h);
+    RUN_UNTIL(f, g.calls && h.calls, 5000);
+    assert_true(g.ok);
+    assert_true(h.ok);  /* delivered with g's answer before the destroy took effect */
+}
+
+/* Input refused without a request, answered from the loop. */
+static void test_refused_input(void **state)
+{
+    struct fx *f = *state;
+    struct mb_token_fetch_options o = {.max_subject_bytes = 64};
+    struct mb_token_fetcher *t = fx_fetcher(f, &o);
+    struct tres a = {0}, b = {0};
+    assert_non_null(mb_token_fetch_get(t, MB_TOKEN_EXCHANGE, NULL, 0, on_token, &a));
+    char big[65];
+    memset(big, 'x', sizeof big);
+    assert_non_null(mb_token_fetch_get(t, MB_TOKEN_EXCHANGE, big, sizeof big, on_token, &b));
+    assert_int_equal(a.calls + b.calls, 0);
+    RUN_UNTIL(f, a.calls && b.calls, 5000);
+    assert_string_equal(a.error, "token exchange failed: no subject token");
+    assert_string_equal(b.error, "token exchange failed: the subject token is too large");
+    assert_int_equal(f->stub.requests, 0);
+    assert_null(mb_token_fetch_get(t, (enum mb_token_kind)7, "s", 1, on_token, &a));
+    assert_null(mb_token_fetch_get(t, MB_TOKEN_EXCHANGE, "s", 1, NULL, &a));
+    assert_null(mb_token_fetch_get(NULL, MB_TOKEN_EXCHANGE, "s", 1, on_token, &a));
+    mb_token_fetcher_destroy(t);
+    struct mb_token_fetch_options bad = {.token_url = "ftp://x/token"};
+    assert_null(mb_token_fetcher_create(&f->loop, f->up, &bad));
+}
+
+/* Basic authentication form-encodes the parts first (RFC 6749 2.3.1); requested_token_type and
+ * resource go in the form when configured. */
+static void test_basic_auth_encoding_and_optional_fields(void **state)
+{
+    struct fx *f = *state;
+    stub_set(&f->stub, 200, ANSWER1);
+    struct mb_token_fetch_options o = {.client_id = "my app", .client_secret = "pw",
+                                       .requested_token_type = "urn:ietf:params:oauth:token-type:jwt",
+                                       .subject_token_type = "urn:ietf:params:oauth:token-type:id_token",
+                                       .resource = "https://api.example/orders"};
+    struct mb_token_fetcher *t = fx_fetcher(f, &o);
+    struct tres a = {0};
+    get(t, "s", &a);
+    RUN_UNTIL(f, a.calls, 5000);
+    assert_true(a.ok);
+    assert_string_equal(f->stub.last_auth, "Basic bXkrYXBwOnB3");  /* my+app:pw */
+    const char *form = f->stub.last_body;
+    assert_true(has_field(form, "requested_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Ajwt"));
+    assert_true(has_field(form, "subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aid_token"));
+    assert_true(has_field(form, "resource=https%3A%2F%2Fapi.example%2Forders"));
+    assert_null(strstr(form, "client_id"));
+    mb_token_fetcher_destroy(t);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    alarm(110);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (getenv("MB_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("MB_TEST_FILTER"));
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_exchange_form_and_cache, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_requests_coalesced, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_expiry_minus_skew_refetches, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_failure_denies_and_backs_off_briefly, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_answers_deny, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_json_path, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_client_credentials, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_timeout_denies_all_waiters, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_lru_bound, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_and_destroy, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_refused_input, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_basic_auth_encoding_and_optional_fields, fx_setup, fx_teardown),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return rc;
+}
