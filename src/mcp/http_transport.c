@@ -706,7 +706,8 @@ static void handle_metrics(struct mb_http_transport *t, struct mb_http_exchange 
     const struct mb_config *cfg = t->rt->config;
     struct mb_buf out;
     mb_buf_init(&out, 16u * 1024u * 1024u);
-    if (mb_metrics_render_guard(t->rt->guard_stats, cfg->guard_signal_window, &out) != 0) {
+    if (mb_metrics_render_workers(t->rt->worker_stats, &out) != 0 ||
+        mb_metrics_render_guard(t->rt->guard_stats, cfg->guard_signal_window, &out) != 0) {
         mb_buf_dispose(&out);
         respond_error(ex, 500, MB_JSONRPC_INTERNAL_ERROR, "metrics could not be rendered");
         return;

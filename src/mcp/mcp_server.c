@@ -199,6 +199,12 @@ void mb_mcp_server_destroy(struct mb_mcp_server *srv)
     free(srv);
 }
 
+void mb_mcp_server_rate_counts(const struct mb_mcp_server *srv, uint64_t *allowed, uint64_t *limited)
+{
+    *allowed = srv->rate_allowed;
+    *limited = srv->rate_limited;
+}
+
 unsigned mb_mcp_server_inflight(const struct mb_mcp_server *srv)
 {
     return srv->inflight_count;

@@ -60,6 +60,8 @@ struct mb_mcp_server *mb_mcp_server_create(uv_loop_t *loop, struct mb_runtime *r
                                            struct mb_upstream *up);
 /* Abandons every request in flight (their sinks are not called again) and frees the core. */
 void mb_mcp_server_destroy(struct mb_mcp_server *srv);
+/* Rate-limit decisions this worker made (for metrics). */
+void mb_mcp_server_rate_counts(const struct mb_mcp_server *srv, uint64_t *allowed, uint64_t *limited);
 /* Requests waiting for a downstream answer. */
 unsigned mb_mcp_server_inflight(const struct mb_mcp_server *srv);
 

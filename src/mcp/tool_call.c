@@ -645,8 +645,11 @@ static struct mb_mcp_request *apply_rate(struct mb_mcp_request *req, const char 
                                          const struct mb_ratelimit_decision *d, const char *where)
 {
     audit_rate(req, key, d, d->overflow ? "overflow_bucket" : where);
-    if (d->allowed)
+    if (d->allowed) {
+        req->srv->rate_allowed++;
         return step_credentials(req);
+    }
+    req->srv->rate_limited++;
     const struct mb_rate_limit_config *rc = &req->srv->rt->config->security.rate;
     char text[300];
     snprintf(text, sizeof text, "Rate limit exceeded: at most %g calls per second (burst %u) for %s; retry in %llu ms",

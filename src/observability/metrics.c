@@ -1,6 +1,7 @@
 /* Prometheus rendering of the shared counters (contract in metrics.h). One pass over the guard
  * statistics region per family; families are written in a fixed order with HELP and TYPE. */
 #include "observability/metrics.h"
+#include "observability/worker_stats.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -99,4 +100,49 @@ int mb_metrics_render_guard(const struct mb_guard_stats *stats, unsigned window,
         r.rc = mb_buf_append(out, line, (size_t)n);
     }
     return r.rc;
+}
+
+int mb_metrics_render_workers(const struct mb_worker_stats *ws, struct mb_buf *out)
+{
+    if (!ws)
+        return 0;
+    struct mb_worker_figures f;
+    unsigned workers = 0;
+    mb_worker_stats_sum(ws, &f, &workers);
+    const struct {
+        const char *name, *type, *help;
+        uint64_t value;
+    } rows[] = {
+        { "mcpbridge_workers", "gauge", "Workers publishing statistics.", workers },
+        { "mcpbridge_connections_open", "gauge", "Inbound connections open now.", f.connections_open },
+        { "mcpbridge_tls_handshakes_total", "counter", "Inbound TLS handshakes completed.", f.tls_handshakes },
+        { "mcpbridge_tls_resumed_total", "counter", "Inbound TLS handshakes that resumed a session.", f.tls_resumed },
+        { "mcpbridge_tls_handshake_failures_total", "counter", "Inbound TLS handshakes that failed.", f.tls_failures },
+        { "mcpbridge_downstream_connections_new_total", "counter", "Downstream calls that opened a connection.",
+          f.downstream_connections_new },
+        { "mcpbridge_downstream_connections_reused_total", "counter",
+          "Downstream calls that reused a keep-alive connection.", f.downstream_connections_reused },
+        { "mcpbridge_downstream_tls_handshakes_total", "counter", "Downstream TLS handshakes (full or resumed).",
+          f.downstream_tls_handshakes },
+        { "mcpbridge_downstream_tls_resumed_total", "counter", "Downstream TLS handshakes that resumed a session.",
+          f.downstream_tls_resumed },
+        { "mcpbridge_auth_allowed_total", "counter", "Requests authenticated.", f.auth_allowed },
+        { "mcpbridge_auth_denied_total", "counter", "Requests refused by authentication.", f.auth_denied },
+        { "mcpbridge_auth_token_cache_hits_total", "counter", "Tokens accepted from the verified-token cache.",
+          f.auth_cache_hits },
+        { "mcpbridge_auth_signature_checks_total", "counter", "Token signatures verified.", f.auth_signature_checks },
+        { "mcpbridge_auth_waited_for_keys_total", "counter", "Requests that waited for a JWKS fetch or refresh.",
+          f.auth_waited_for_keys },
+        { "mcpbridge_rate_limit_allowed_total", "counter", "tools/call allowed by the rate limiter.", f.rate_allowed },
+        { "mcpbridge_rate_limit_denied_total", "counter", "tools/call denied by the rate limiter.", f.rate_limited },
+    };
+    char line[512];
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        int n = snprintf(line, sizeof line, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", rows[i].name,
+                         rows[i].help, rows[i].name, rows[i].type, rows[i].name, rows[i].value);
+        int rc = mb_buf_append(out, line, (size_t)n);
+        if (rc)
+            return rc;
+    }
+    return 0;
 }

@@ -15,6 +15,12 @@
  * window: the pagination-signal window. Returns 0, or -E2BIG / -ENOMEM from out. */
 int mb_metrics_render_guard(const struct mb_guard_stats *stats, unsigned window, struct mb_buf *out);
 
+/* Appends the instance-wide sums of the workers' figures (worker_stats.h): connections, inbound
+ * and downstream TLS handshakes, downstream connection reuse, authentication and rate-limit
+ * decisions. ws may be NULL (nothing written). Returns 0 or a buffer error. */
+struct mb_worker_stats;
+int mb_metrics_render_workers(const struct mb_worker_stats *ws, struct mb_buf *out);
+
 /* Appends s to out escaped as a Prometheus label value (backslash, quote, newline). */
 int mb_metrics_label_escape(struct mb_buf *out, const char *s);
 

@@ -17,6 +17,7 @@
 #include "guard/guard_stats.h"
 #include "http/tls.h"
 #include "limits/ratelimit.h"
+#include "observability/worker_stats.h"
 #include "mcp/session.h"
 
 #define MB_SHARED_SLOTS 65536
@@ -86,6 +87,7 @@ int mb_runtime_build(const char *config_path, int port_override, const struct mb
         rt->shared = prev->shared;
         rt->guard_stats = prev->guard_stats;
         rt->ratelimit = prev->ratelimit;
+        rt->worker_stats = prev->worker_stats;
         rt->owns_shared = false;
         rt->generation = prev->generation + 1;
         memcpy(rt->session_key, prev->session_key, sizeof rt->session_key);
@@ -93,9 +95,10 @@ int mb_runtime_build(const char *config_path, int port_override, const struct mb
         rt->shared = mb_shared_create(MB_SHARED_SLOTS);
         rt->guard_stats = mb_guard_stats_create(MB_GUARD_STATS_SLOTS);
         rt->ratelimit = mb_ratelimit_create(MB_RATELIMIT_SLOTS);
+        rt->worker_stats = mb_worker_stats_create();
         rt->owns_shared = true;
         rt->generation = 1;
-        if (!rt->shared || !rt->guard_stats || !rt->ratelimit) {
+        if (!rt->shared || !rt->guard_stats || !rt->ratelimit || !rt->worker_stats) {
             mb_diags_add(diags, rt->config->source, 0, "could not map the shared memory region");
             goto done;
         }
@@ -138,6 +141,7 @@ void mb_runtime_destroy(struct mb_runtime *rt)
         mb_shared_destroy(rt->shared);
         mb_guard_stats_destroy(rt->guard_stats);
         mb_ratelimit_destroy(rt->ratelimit);
+        mb_worker_stats_destroy(rt->worker_stats);
     }
     mb_gateway_shared_destroy(rt->gateway_shared);
     mb_tls_context_destroy(rt->tls);

@@ -20,6 +20,7 @@ struct mb_guard_stats;
 struct mb_gateway_shared;
 struct mb_tls_context;   /* http/tls.h */
 struct mb_ratelimit;
+struct mb_worker_stats;
 
 struct mb_runtime {
     struct mb_config *config;
@@ -34,6 +35,7 @@ struct mb_runtime {
     struct mb_tls_context *tls;      /* inbound TLS (runtime.server.transport.tls), NULL = plain HTTP;
                                       * made before fork so workers share session-ticket keys */
     struct mb_ratelimit *ratelimit;  /* limits/ratelimit.h: token buckets (shared, same owner as shared) */
+    struct mb_worker_stats *worker_stats; /* observability/worker_stats.h: one slot per worker (shared) */
     bool owns_shared;                /* true in the first runtime; a reload's runtime borrows it
                                       * and the master moves ownership to the new runtime when
                                       * it retires the old one (after the new workers are ready) */

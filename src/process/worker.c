@@ -10,6 +10,7 @@
 
 #include "auth/gateway.h"
 #include "common/log.h"
+#include "observability/worker_stats.h"
 #include "http/http_server.h"
 #include "mcp/http_transport.h"
 #include "mcp/mcp_server.h"
@@ -27,6 +28,7 @@ struct worker {
     struct mb_http_server *http;
     uv_signal_t sigterm, sigint;
     uv_timer_t grace;
+    uv_timer_t publish;              /* republishes this worker's figures into its shared slot */
     bool stopping;
 };
 
@@ -60,6 +62,46 @@ static void finish(struct worker *w)
         w->up = NULL;
     }
     uv_walk(&w->loop, close_handle, NULL);
+}
+
+/* Copies this worker's counters into its shared statistics slot (for /metrics). */
+static void publish_figures(struct worker *w)
+{
+    struct mb_worker_figures f;
+    memset(&f, 0, sizeof f);
+    if (w->http) {
+        struct mb_http_tls_stats ts;
+        mb_http_server_tls_stats(w->http, &ts);
+        f.connections_open = mb_http_server_connection_count(w->http);
+        f.tls_handshakes = ts.handshakes;
+        f.tls_resumed = ts.resumed;
+        f.tls_failures = ts.handshake_failures;
+    }
+    if (w->up) {
+        struct mb_upstream_stats us;
+        mb_upstream_stats(w->up, &us);
+        f.downstream_connections_new = us.connections_new;
+        f.downstream_connections_reused = us.connections_reused;
+        f.downstream_tls_handshakes = us.tls_handshakes;
+        f.downstream_tls_resumed = us.tls_resumed;
+    }
+    if (w->gw) {
+        struct mb_gateway_stats gs;
+        mb_gateway_stats(w->gw, &gs);
+        f.auth_allowed = gs.allowed;
+        f.auth_denied = gs.denied;
+        f.auth_cache_hits = gs.cache_hits;
+        f.auth_signature_checks = gs.signature_checks;
+        f.auth_waited_for_keys = gs.waited_for_keys;
+    }
+    if (w->mcp)
+        mb_mcp_server_rate_counts(w->mcp, &f.rate_allowed, &f.rate_limited);
+    mb_worker_stats_publish(w->rt->worker_stats, w->id, (int)getpid(), &f);
+}
+
+static void on_publish(uv_timer_t *timer)
+{
+    publish_figures(timer->data);
 }
 
 static void on_drained(void *data)
@@ -153,6 +195,10 @@ int mb_worker_main(struct mb_runtime *rt, int worker_id, int listen_fd, int read
     uv_signal_start(&w->sigint, on_stop_signal, SIGINT);
     uv_timer_init(&w->loop, &w->grace);
     w->grace.data = w;
+    uv_timer_init(&w->loop, &w->publish);
+    w->publish.data = w;
+    uv_timer_start(&w->publish, on_publish, 0, 1000);
+    uv_unref((uv_handle_t *)&w->publish);
     if (ready_fd >= 0) {
         ssize_t n = write(ready_fd, "R", 1);
         (void)n;
