@@ -181,6 +181,10 @@ static int verifier_init(struct mb_gateway *gw, struct verifier *v, const char *
     if (shared) {
         struct mb_jwks_options o = {
             .cache_seconds = j->jwks_cache_seconds,
+            /* The kid is read before any signature can be checked, so anyone can ask for the
+             * unknown-kid refresh: keep the window short so a genuine rotation right after such
+             * a token waits seconds, not the default 30 s. */
+            .min_refresh_interval_ms = 5000,
             .validate = validate_jwks,
             .validate_data = gw,
         };

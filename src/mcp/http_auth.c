@@ -114,13 +114,14 @@ void mb_http_auth_respond_denial(struct mb_http_exchange *ex, const struct mb_ht
         h[n++] = (struct mb_http_header){"Retry-After", 11, "5", 1};
     else
         h[n++] = (struct mb_http_header){"WWW-Authenticate", 16, challenge, strlen(challenge)};
-    mb_http_respond(ex, d->status, h, n, body ? body : "", body ? len : 0);
-    free(body);
+    /* Audited before answering: the request (req->peer) may be freed once the exchange is answered. */
     struct mb_audit_event ev = {
         .category = "auth", .action = d->status == 403 ? "authorize" : "authenticate", .status = "deny",
         .reason = d->reason, .peer = req->peer,
     };
     mb_audit(&ev);
+    mb_http_respond(ex, d->status, h, n, body ? body : "", body ? len : 0);
+    free(body);
 }
 
 static void fill_input(const struct mb_config *cfg, const struct mb_http_request *req, struct mb_auth_input *in)

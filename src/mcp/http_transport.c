@@ -470,7 +470,10 @@ static void handle_post(struct mb_http_transport *t, struct mb_http_exchange *ex
     px->body = body;
     if (principal) {
         px->principal = *principal;
-        /* user_token points into the request, which lives as long as this exchange. */
+        /* scopes[] point into scope_data: re-point them at the copy's own storage. user_token
+         * points into the request, which lives as long as this exchange. */
+        for (size_t i = 0; i < px->principal.scope_count; i++)
+            px->principal.scopes[i] = px->principal.scope_data + (principal->scopes[i] - principal->scope_data);
     }
     mb_buf_init(&px->collected, 64u * 1024 * 1024);
     mb_buf_init(&px->backlog, 64u * 1024 * 1024);
