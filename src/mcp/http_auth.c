@@ -184,7 +184,21 @@ void mb_http_auth_run(struct mb_gateway *gw, const struct mb_config *cfg, struct
                       const struct mb_http_request *req, mb_http_auth_next_cb next, void *data)
 {
     if (!gw || !cfg->security.auth_enabled) {
-        next(data, ex, req, NULL);
+        /* Without authentication a verified client certificate still names the caller: its
+         * identity is the client id (rate-limit key, audit, session binding). */
+        const char *identity = mb_http_request_client_identity(req);
+        if (!identity) {
+            next(data, ex, req, NULL);
+            return;
+        }
+        struct mb_principal *p = calloc(1, sizeof *p);
+        if (!p) {
+            next(data, ex, req, NULL);
+            return;
+        }
+        snprintf(p->client_id, sizeof p->client_id, "%s", identity);
+        next(data, ex, req, p);
+        free(p);
         return;
     }
     const char *repeated = repeated_credential(cfg, req);
