@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <openssl/evp.h>
+#include <openssl/crypto.h>
 #include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,8 +32,16 @@ struct get_stream {
     uint64_t session_key;
 };
 
+#define BOUND_KEY_CACHE 64         /* principals whose session MAC key is remembered */
+#define BOUND_WHO_MAX (2 * MB_PRINCIPAL_NAME_MAX + 32)
+
 struct mb_http_transport {
     uv_loop_t *loop;
+    struct {                           /* direct-mapped: HMAC(session key, who) per principal */
+        size_t len;                    /* 0 = empty */
+        char who[BOUND_WHO_MAX];
+        uint8_t key[32];
+    } *bound;                          /* BOUND_KEY_CACHE entries, allocated on first use */
     struct mb_runtime *rt;
     struct mb_mcp_server *mcp;
     struct mb_gateway *gw;             /* NULL: authentication off */
@@ -183,11 +192,30 @@ static void bind_session_key(struct mb_http_transport *t, const struct mb_princi
     if (!p || (!p->client_id[0] && !p->subject[0]))
         return;
     unsigned int len = sizeof session->mac_key;
-    char who[2 * MB_PRINCIPAL_NAME_MAX + 32];
+    char who[BOUND_WHO_MAX];
     int n = snprintf(who, sizeof who, "mcpbridge session v1%c%s%c%s", 0, p->client_id, 0, p->subject);
-    if (n > 0 && HMAC(EVP_sha256(), t->rt->session_key, sizeof t->rt->session_key, (const unsigned char *)who,
-                      (size_t)n < sizeof who ? (size_t)n : sizeof who - 1, session->mac_key, &len))
+    if (n <= 0)
+        return;
+    size_t wlen = (size_t)n < sizeof who ? (size_t)n : sizeof who - 1;
+    /* Repeat callers skip the HMAC: the derived key is remembered per exact identity. */
+    if (!t->bound)
+        t->bound = calloc(BOUND_KEY_CACHE, sizeof *t->bound);
+    uint64_t h = mb_hash64(who, wlen);
+    __typeof__(&t->bound[0]) slot = t->bound ? &t->bound[h % BOUND_KEY_CACHE] : NULL;
+    if (slot && slot->len == wlen && memcmp(slot->who, who, wlen) == 0) {
+        memcpy(session->mac_key, slot->key, sizeof session->mac_key);
         session->has_mac_key = true;
+        return;
+    }
+    if (!HMAC(EVP_sha256(), t->rt->session_key, sizeof t->rt->session_key, (const unsigned char *)who, wlen,
+              session->mac_key, &len))
+        return;
+    session->has_mac_key = true;
+    if (slot) {
+        memcpy(slot->who, who, wlen);
+        slot->len = wlen;
+        memcpy(slot->key, session->mac_key, sizeof slot->key);
+    }
 }
 
 /* Reads and checks Mcp-Session-Id. Returns 0 when valid (session filled), or an HTTP status
@@ -827,6 +855,11 @@ void mb_http_transport_destroy(struct mb_http_transport *t)
         struct get_stream *gs = t->streams;
         stream_unlink(gs);
         free(gs);
+    }
+    if (t->bound) {
+        OPENSSL_cleanse(t->bound, BOUND_KEY_CACHE * sizeof *t->bound);
+        free(t->bound);
+        t->bound = NULL;
     }
     uv_timer_stop(&t->keepalive);
     uv_close((uv_handle_t *)&t->keepalive, on_timer_closed);
