@@ -193,14 +193,22 @@ size_t mb_helper_suggest(const struct mb_catalog *cat, const char *name, const s
     return n;
 }
 
-static json_t *unknown_tool(const struct mb_catalog *cat, const char *name)
+static bool visible(const struct mb_helper_env *env, const struct mb_tool *t);
+
+/* An unknown (or hidden) name: suggests close names among the tools the caller may see. */
+static json_t *unknown_tool(const struct mb_helper_env *env, const char *name)
 {
-    const struct mb_tool *close[MB_HELPER_SUGGESTIONS];
-    size_t n = mb_helper_suggest(cat, name, close, MB_HELPER_SUGGESTIONS);
+    const struct mb_tool *close[16];
+    size_t n = mb_helper_suggest(env->catalog, name, close, 16);
     char list[400] = "";
-    size_t used = 0;
-    for (size_t i = 0; i < n && used < sizeof list; i++)
-        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", close[i]->name);
+    size_t used = 0, shown = 0;
+    for (size_t i = 0; i < n && used < sizeof list && shown < MB_HELPER_SUGGESTIONS; i++) {
+        if (!visible(env, close[i]))
+            continue;
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", shown ? ", " : "", close[i]->name);
+        shown++;
+    }
+    n = shown;
     if (n)
         return mb_tool_error_result("Unknown tool '%.128s'. Did you mean: %s?", name, list);
     return mb_tool_error_result("Unknown tool '%.128s'. Search the available tools by keyword first.", name);
@@ -216,8 +224,23 @@ static const struct mb_tool *find_helper(const struct mb_catalog *cat, enum mb_h
 
 /* ---- list_all_tags ---- */
 
-static json_t *list_all_tags(const struct mb_catalog *cat)
+/* Whether the caller may see t (see mb_helper_env.visible). */
+static bool visible(const struct mb_helper_env *env, const struct mb_tool *t)
 {
+    return !env->visible || env->visible(env->visible_data, t);
+}
+
+/* The tool named name, when the caller may see it (a hidden tool looks unknown). */
+static const struct mb_tool *find_visible(const struct mb_helper_env *env, const char *name)
+{
+    const struct mb_tool *t = mb_catalog_find(env->catalog, name);
+    return t && visible(env, t) ? t : NULL;
+}
+
+static json_t *list_all_tags(const struct mb_helper_env *env)
+{
+    const struct mb_catalog *cat = env->catalog;
+    size_t listed = 0;
     json_t *tags = json_array(), *untagged = json_array();
     json_t *index = json_object(); /* tag -> its entry in tags */
     json_t *obj = json_pack("{s:o,s:o}", "tags", tags, "untagged", untagged);
@@ -228,6 +251,9 @@ static json_t *list_all_tags(const struct mb_catalog *cat)
     }
     for (size_t i = 0; i < cat->operation_count; i++) {
         const struct mb_tool *t = &cat->tools[i];
+        if (!visible(env, t))
+            continue;
+        listed++;
         if (!t->tag_count)
             json_array_append_new(untagged, json_string(t->name));
         for (size_t j = 0; j < t->tag_count; j++) {
@@ -244,18 +270,18 @@ static json_t *list_all_tags(const struct mb_catalog *cat)
         }
     }
     json_decref(index);
-    json_object_set_new(obj, "tool_count", json_integer((json_int_t)cat->operation_count));
+    json_object_set_new(obj, "tool_count", json_integer((json_int_t)listed));
     return ok_result(obj);
 }
 
 /* ---- get_tool_schema ---- */
 
-static json_t *get_tool_schema(const struct mb_catalog *cat, const json_t *args)
+static json_t *get_tool_schema(const struct mb_helper_env *env, const json_t *args)
 {
     const char *name = json_string_value(json_object_get(args, "name"));
-    const struct mb_tool *t = mb_catalog_find(cat, name);
+    const struct mb_tool *t = find_visible(env, name);
     if (!t)
-        return unknown_tool(cat, name ? name : "");
+        return unknown_tool(env, name ? name : "");
     json_t *obj = json_deep_copy(t->definition);
     if (!obj)
         return NULL;
@@ -306,12 +332,12 @@ static json_t *filter_field(const struct mb_tool_param *p)
     return f;
 }
 
-static json_t *get_filter_fields(const struct mb_catalog *cat, const json_t *args)
+static json_t *get_filter_fields(const struct mb_helper_env *env, const json_t *args)
 {
     const char *name = json_string_value(json_object_get(args, "name"));
-    const struct mb_tool *t = mb_catalog_find(cat, name);
+    const struct mb_tool *t = find_visible(env, name);
     if (!t)
-        return unknown_tool(cat, name ? name : "");
+        return unknown_tool(env, name ? name : "");
     if (t->kind != MB_TOOL_HTTP)
         return mb_tool_error_result("%s is a helper tool, not an API operation: it has no filter parameters.",
                                     t->name);
@@ -394,8 +420,9 @@ static json_t *summary(const char *desc)
     return json_stringn(buf, n);
 }
 
-static json_t *search_tools(const struct mb_catalog *cat, const json_t *args)
+static json_t *search_tools(const struct mb_helper_env *env, const json_t *args)
 {
+    const struct mb_catalog *cat = env->catalog;
     const char *query = json_string_value(json_object_get(args, "query"));
     const json_t *limit_v = json_object_get(args, "limit");
     size_t limit = json_is_integer(limit_v) ? (size_t)json_integer_value(limit_v) : 10;
@@ -412,7 +439,7 @@ static json_t *search_tools(const struct mb_catalog *cat, const json_t *args)
     size_t count = 0;
     for (size_t i = 0; i < cat->operation_count; i++) {
         const struct mb_tool *t = &cat->tools[i];
-        if (tag && !tool_has_tag(t, tag))
+        if ((tag && !tool_has_tag(t, tag)) || !visible(env, t))
             continue;
         score_tool(t, query ? query : "", tokens, n, &hits[count]);
         hits[count].tool = i;
@@ -554,26 +581,25 @@ static json_t *select_prompts(const struct mb_helper_env *env, const json_t *arg
 json_t *mb_helper_tool_call(const struct mb_helper_env *env, const struct mb_tool *tool, const json_t *args,
                             const struct mb_tool **call, const json_t **call_args)
 {
-    const struct mb_catalog *cat = env->catalog;
     *call = NULL;
     *call_args = NULL;
     switch (tool->helper) {
     case MB_HELPER_LIST_ALL_TAGS:
-        return list_all_tags(cat);
+        return list_all_tags(env);
     case MB_HELPER_GET_TOOL_SCHEMA:
-        return get_tool_schema(cat, args);
+        return get_tool_schema(env, args);
     case MB_HELPER_GET_FILTER_FIELDS:
-        return get_filter_fields(cat, args);
+        return get_filter_fields(env, args);
     case MB_HELPER_SELECT_PROMPTS:
         return select_prompts(env, args);
     case MB_HELPER_SEARCH_TOOLS:
-        return search_tools(cat, args);
+        return search_tools(env, args);
     case MB_HELPER_CALL_TOOL: {
         const char *name = json_string_value(json_object_get(args, "name"));
-        const struct mb_tool *target = mb_catalog_find(cat, name);
+        const struct mb_tool *target = find_visible(env, name);
         const json_t *target_args = json_object_get(args, "arguments");
         if (!target)
-            return unknown_tool(cat, name ? name : "");
+            return unknown_tool(env, name ? name : "");
         if (target->kind == MB_TOOL_HTTP) {
             *call = target;
             *call_args = target_args;

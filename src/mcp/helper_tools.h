@@ -19,6 +19,10 @@
 struct mb_helper_env {
     const struct mb_catalog *catalog;
     const struct mb_prompt_set *prompts;
+    /* The caller's view of the catalog (security.authorization.tools): helpers never list,
+     * describe or search a tool for which this returns false. NULL: every tool is visible. */
+    bool (*visible)(void *data, const struct mb_tool *tool);
+    void *visible_data;
 };
 
 /* Runs the local tool `tool` with arguments already validated against its inputSchema (args

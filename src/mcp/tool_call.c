@@ -543,6 +543,18 @@ static bool refuse_scope(struct mb_mcp_request *req, const struct mb_tool *tool)
     return true;
 }
 
+/* The caller's view for the helper tools (they never reveal a tool it may not use). */
+struct helper_view {
+    const struct mb_security_config *sec;
+    const struct mb_principal *p;
+};
+
+static bool helper_visible(void *data, const struct mb_tool *t)
+{
+    const struct helper_view *hv = data;
+    return mb_principal_may_use(hv->sec, hv->p, t->name, NULL, 0);
+}
+
 /* Strips the query from a URL for messages and resource URIs (queries may carry keys). */
 static char *url_without_query(const char *url)
 {
@@ -597,7 +609,9 @@ struct mb_mcp_request *mb_mcp_tools_call(struct mb_mcp_request *req, const json_
     }
     /* ---- local (helper) tools: answered in-process, no downstream (helper_tools.c) ---- */
     if (tool->kind != MB_TOOL_HTTP) {
-        const struct mb_helper_env env = { srv->rt->catalog, srv->rt->prompts };
+        struct helper_view hv = { &srv->rt->config->security, req->principal };
+        const struct mb_helper_env env = { srv->rt->catalog, srv->rt->prompts, req->principal ? helper_visible : NULL,
+                                           &hv };
         const struct mb_tool *target = NULL;
         const json_t *target_args = NULL;
         json_t *result = mb_helper_tool_call(&env, tool, args, &target, &target_args);

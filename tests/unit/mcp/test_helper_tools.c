@@ -42,7 +42,7 @@ static int setup(void **state)
     f.prompts = mb_prompts_load(f.cfg->prompts_dir, 1 << 20, &d);
     if (!f.cat || !f.prompts)
         goto fail;
-    f.env = (struct mb_helper_env){ f.cat, f.prompts };
+    f.env = (struct mb_helper_env){ .catalog = f.cat, .prompts = f.prompts };
     mb_diags_dispose(&d);
     *state = &f;
     return 0;
@@ -265,6 +265,50 @@ static void test_suggest(void **state)
     assert_int_equal(mb_helper_suggest(f->cat, "zzzzzzzzzzzz", out, 3), 0);
 }
 
+/* A caller's view (security.authorization.tools) hides tools from every helper: listing,
+ * schema, search and call_tool treat a hidden tool as unknown. */
+static bool hide_orders(void *data, const struct mb_tool *t)
+{
+    (void)data;
+    return strstr(t->name, "Order") == NULL;
+}
+
+static void test_hidden_tools(void **state)
+{
+    struct fixture *f = *state;
+    f->env.visible = hide_orders;
+    json_t *r = run(f, "list_all_tags", "{}");
+    char *dump = json_dumps(json_object_get(r, "structuredContent"), 0);
+    assert_null(strstr(dump, "listOrders"));
+    assert_non_null(strstr(dump, "listItems"));
+    free(dump);
+    json_decref(r);
+    const struct mb_tool *schema = mb_catalog_find(f->cat, "get_tool_schema");
+    json_t *args = json_pack("{s:s}", "name", "listOrders");
+    const struct mb_tool *call = NULL;
+    const json_t *call_args = NULL;
+    r = mb_helper_tool_call(&f->env, schema, args, &call, &call_args);
+    assert_true(json_is_true(json_object_get(r, "isError")));
+    dump = json_dumps(r, 0);
+    assert_null(strstr(dump, "Did you mean: listOrders"));  /* not even as a suggestion */
+    free(dump);
+    json_decref(r);
+    json_decref(args);
+    r = run(f, "search_tools", "{\"query\":\"list orders\"}");
+    dump = json_dumps(r, 0);
+    assert_null(strstr(dump, "listOrders"));
+    free(dump);
+    json_decref(r);
+    const struct mb_tool *ct = mb_catalog_find(f->cat, "call_tool");
+    args = json_pack("{s:s,s:{}}", "name", "listOrders", "arguments");
+    r = mb_helper_tool_call(&f->env, ct, args, &call, &call_args);
+    assert_null(call);
+    assert_true(json_is_true(json_object_get(r, "isError")));
+    json_decref(r);
+    json_decref(args);
+    f->env.visible = NULL;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -275,6 +319,7 @@ int main(void)
         cmocka_unit_test(test_select_prompts),
         cmocka_unit_test(test_call_tool),
         cmocka_unit_test(test_suggest),
+        cmocka_unit_test(test_hidden_tools),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
