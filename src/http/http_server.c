@@ -264,19 +264,55 @@ static void on_write(uv_write_t *req, int status)
     conn_process(c, NULL, 0);
 }
 
-/* Writes len bytes to the socket as they are; takes ownership of data (malloc'd). */
+static bool conn_wants_drain(const struct mb_http_conn *c)
+{
+    for (const struct mb_http_exchange *ex = c->head; ex; ex = ex->next)
+        if (ex->want_drain)
+            return true;
+    return false;
+}
+
+/* Writes len bytes to the socket as they are; takes ownership of data (malloc'd).
+ * When nothing is queued before them they are first written at once (uv_try_write): a response
+ * that fits the socket buffer - nearly all of them - then costs one write(2) and no write request.
+ * (A queued uv_write ends with libuv re-arming the socket in epoll: one epoll_ctl per response.)
+ * The rest, if any, is queued as usual; a stream waiting for a drain notification always queues,
+ * so on_write keeps delivering it. */
 static void conn_write_raw(struct mb_http_conn *c, char *data, size_t len)
 {
-    struct write_req *w = malloc(sizeof(*w));
-    if (!w || c->closing || c->broken) {
-        free(w);
+    if (c->closing || c->broken) {
         free(data);
         if (!c->closing)
             conn_break(c);
         return;
     }
+    size_t done = 0;
+    if (uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) == 0 && !conn_wants_drain(c)) {
+        uv_buf_t first = uv_buf_init(data, (unsigned)len);
+        int n = uv_try_write((uv_stream_t *)&c->tcp, &first, 1);
+        if (n == UV_EAGAIN || n == UV_ENOSYS) {
+            n = 0;
+        } else if (n < 0) {
+            free(data);
+            conn_break(c);
+            return;
+        }
+        done = (size_t)n;
+        if (done == len) {
+            free(data);
+            if (c->processing)
+                c->reprocess = true; /* what on_write would have asked for */
+            return;
+        }
+    }
+    struct write_req *w = malloc(sizeof(*w));
+    if (!w) {
+        free(data);
+        conn_break(c);
+        return;
+    }
     w->data = data;
-    uv_buf_t buf = uv_buf_init(data, (unsigned)len);
+    uv_buf_t buf = uv_buf_init(data + done, (unsigned)(len - done));
     int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_write);
     if (rc < 0) {
         free(w->data);
