@@ -4,6 +4,8 @@
  * Each entry's strings (subject, client id, scopes and their pointer array) are one heap block. */
 #include "auth/token_cache.h"
 
+#include "common/hmac.h"
+
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
@@ -162,7 +164,7 @@ static void remove_slot(struct mb_token_cache *c, uint32_t i, uint32_t prev)
 
 static void token_key(const char *token, size_t len, uint8_t key[32])
 {
-    SHA256((const unsigned char *)token, len, key);
+    mb_sha256(token, len, key);  /* no allocation per call (common/hmac.h) */
 }
 
 bool mb_token_cache_get(struct mb_token_cache *c, const char *token, size_t len, int64_t now,

@@ -14,6 +14,7 @@
 
 #include "common/buf.h"
 #include "auth/gateway.h"
+#include "common/hmac.h"
 #include "common/log.h"
 #include "mcp/http_auth.h"
 #include "mcp/jsonrpc.h"
@@ -191,7 +192,6 @@ static void bind_session_key(struct mb_http_transport *t, const struct mb_princi
     session->has_mac_key = false;
     if (!p || (!p->client_id[0] && !p->subject[0]))
         return;
-    unsigned int len = sizeof session->mac_key;
     char who[BOUND_WHO_MAX];
     int n = snprintf(who, sizeof who, "mcpbridge session v1%c%s%c%s", 0, p->client_id, 0, p->subject);
     if (n <= 0)
@@ -207,8 +207,7 @@ static void bind_session_key(struct mb_http_transport *t, const struct mb_princi
         session->has_mac_key = true;
         return;
     }
-    if (!HMAC(EVP_sha256(), t->rt->session_key, sizeof t->rt->session_key, (const unsigned char *)who, wlen,
-              session->mac_key, &len))
+    if (mb_hmac_sha256(t->rt->session_key, sizeof t->rt->session_key, who, wlen, session->mac_key) != 0)
         return;
     session->has_mac_key = true;
     if (slot) {

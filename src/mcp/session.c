@@ -3,6 +3,8 @@
  * endian) | random(14) | HMAC-SHA256 of the first 24 bytes, truncated to 16. */
 #include "mcp/session.h"
 
+#include "common/hmac.h"
+
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -128,9 +130,8 @@ static int b64url_decode_exact(const char *in, size_t len, uint8_t *out, size_t 
 
 static void compute_mac(const uint8_t key[32], const uint8_t *data, uint8_t mac[ID_MAC_LEN])
 {
-    uint8_t full[EVP_MAX_MD_SIZE];
-    unsigned int full_len = 0;
-    HMAC(EVP_sha256(), key, 32, data, ID_SIGNED_LEN, full, &full_len);
+    uint8_t full[MB_HMAC_SHA256_LEN];
+    mb_hmac_sha256(key, 32, data, ID_SIGNED_LEN, full);  /* on failure all zero: no id verifies */
     memcpy(mac, full, ID_MAC_LEN);
 }
 

@@ -41,6 +41,13 @@ static uint64_t now_ms(const struct mb_mcp_request *req)
 }
 
 /* Sends notifications/message when the client's chosen level lets this level through. */
+/* True when the client's chosen level lets a message of this level through (check before
+ * building the message: most clients never set a level, and the call path stays allocation-free). */
+static bool log_wanted(const struct mb_mcp_request *req, int level)
+{
+    return req->log_level >= 0 && level >= req->log_level;
+}
+
 static void send_log(struct mb_mcp_request *req, int level, json_t *data)
 {
     if (req->log_level < 0 || level < req->log_level) {
@@ -75,7 +82,8 @@ static void on_progress(void *data, enum mb_upstream_phase phase, size_t receive
         break;
     case MB_UPSTREAM_PHASE_HEADERS:
         send_progress(req, 10.0, "downstream answered; receiving the response");
-        send_log(req, 1, json_pack("{s:s,s:s}", "message", "downstream answered; receiving the response",
+        if (log_wanted(req, 1))
+            send_log(req, 1, json_pack("{s:s,s:s}", "message", "downstream answered; receiving the response",
                                    "tool", req->tool->name));
         break;
     case MB_UPSTREAM_PHASE_BODY:
@@ -513,7 +521,8 @@ static void on_done(void *data, const struct mb_upstream_response *resp)
                  req->tool->method, req->tool->path_template, resp->status,
                  (unsigned long long)elapsed, resp->body_len);
     send_progress(req, 100.0, "done");
-    send_log(req, failed ? 4 : 1,
+    if (log_wanted(req, failed ? 4 : 1))
+        send_log(req, failed ? 4 : 1,
              json_pack("{s:s,s:s,s:I,s:I,s:I}", "message", failed ? "tool call failed" : "tool call completed",
                        "tool", req->tool->name, "status", (json_int_t)resp->status, "durationMs",
                        (json_int_t)elapsed, "bytes", (json_int_t)resp->body_len));
@@ -901,7 +910,8 @@ static struct mb_mcp_request *step_call(struct mb_mcp_request *req)
     if (!req->async)
         mb_mcp_request_link(req);
     send_progress(req, 0.0, "request sent to the downstream API");
-    send_log(req, 1, json_pack("{s:s,s:s,s:s,s:s}", "message", "calling the downstream API", "tool",
+    if (log_wanted(req, 1))
+        send_log(req, 1, json_pack("{s:s,s:s,s:s,s:s}", "message", "calling the downstream API", "tool",
                                tool->name, "method", tool->method, "path", tool->path_template));
     return req;
 }
