@@ -74,6 +74,7 @@ struct mb_upstream_call {
 
 struct up_list {
     struct mb_upstream_call *head;
+    struct mb_upstream_call *tail;
     unsigned count;
 };
 
@@ -94,6 +95,7 @@ struct mb_upstream {
     uv_loop_t *loop;
     CURLM *multi;
     uv_timer_t timer;
+    uv_timer_t kick;            /* starts pending calls after a cancel freed a slot */
     struct mb_upstream_options opts;  /* TLS strings point to our own copies */
     CURLSH *share;              /* TLS sessions and DNS, shared by every easy handle */
     struct up_list active;
@@ -103,6 +105,7 @@ struct mb_upstream {
     struct up_sock **by_fd;     /* fd -> tracked up_sock; the source of truth for our sockets */
     size_t by_fd_cap;
     unsigned tracked;           /* entries in by_fd */
+    unsigned untracked;         /* records in socks that are not in by_fd */
     struct mb_upstream_stats stats;
     unsigned in_flight;         /* active or pending, not cancelled */
     unsigned deferred_cancels;  /* cancelled calls still in the multi */
@@ -120,7 +123,22 @@ static void list_push(struct up_list *l, struct mb_upstream_call *c)
     c->next = l->head;
     if (l->head)
         l->head->prev = c;
+    else
+        l->tail = c;
     l->head = c;
+    l->count++;
+}
+
+/* Adds at the end (the pending list is first in, first out). */
+static void list_append(struct up_list *l, struct mb_upstream_call *c)
+{
+    c->next = NULL;
+    c->prev = l->tail;
+    if (l->tail)
+        l->tail->next = c;
+    else
+        l->head = c;
+    l->tail = c;
     l->count++;
 }
 
@@ -132,6 +150,8 @@ static void list_unlink(struct up_list *l, struct mb_upstream_call *c)
         l->head = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    else
+        l->tail = c->prev;
     c->prev = c->next = NULL;
     l->count--;
 }
@@ -491,6 +511,14 @@ static int add_to_multi(struct mb_upstream_call *c)
     return 0;
 }
 
+/* True when max_connections transfers are in the multi: more calls wait in our pending list
+ * (first in, first out) instead of curl's, whose per-event work grows with its queue (at
+ * 10,000 queued transfers curl_multi_remove_handle alone took a third of the worker). */
+static bool multi_full(const struct mb_upstream *up)
+{
+    return up->opts.max_connections && up->active.count >= up->opts.max_connections;
+}
+
 /* Runs everything that had to wait for curl to return. */
 static void settle(struct mb_upstream *up)
 {
@@ -504,7 +532,7 @@ static void settle(struct mb_upstream *up)
         }
         up->deferred_cancels = 0;
     }
-    while (!up->destroy_requested && up->pending.head) {
+    while (!up->destroy_requested && up->pending.head && !multi_full(up)) {
         struct mb_upstream_call *c = up->pending.head;
         list_unlink(&up->pending, c);
         c->state = CALL_FREE;
@@ -572,6 +600,18 @@ static void drive(struct mb_upstream *up, curl_socket_t fd, int flags)
     up->depth--;
     if (up->depth == 0 && up->destroy_requested && !up->destroyed)
         do_destroy(up);
+}
+
+/* Starts pending calls after a cancel freed a slot outside drive(). */
+static void on_kick(uv_timer_t *t)
+{
+    struct mb_upstream *up = t->data;
+    if (!up->destroy_requested && !up->in_curl) {
+        up->depth++;
+        settle(up);
+        up->depth--;
+        drive(up, CURL_SOCKET_TIMEOUT, 0);  /* let curl begin the transfers it was just given */
+    }
 }
 
 static void on_timer(uv_timer_t *t)
@@ -642,6 +682,7 @@ static struct up_sock *sock_new(struct mb_upstream *up, curl_socket_t fd)
     if (up->socks)
         up->socks->prev = s;
     up->socks = s;
+    up->untracked++;  /* until sock_track */
     return s;
 }
 
@@ -658,6 +699,8 @@ static void sock_close(struct mb_upstream *up, struct up_sock *s)
     if (s->tracked) {
         up->by_fd[s->fd] = NULL;
         up->tracked--;
+    } else {
+        up->untracked--;
     }
     if (!s->poll_ready) {
         free(s);
@@ -685,6 +728,7 @@ static int sock_track(struct mb_upstream *up, struct up_sock *s)
     }
     up->by_fd[fd] = s;
     s->tracked = true;
+    up->untracked--;
     up->tracked++;
     return 0;
 }
@@ -729,7 +773,9 @@ static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose, struct 
      * its socket hash keeps that entry and action for the number and may never repeat the
      * mask, so the new socket inherits it (registered anew: epoll dropped the closed file). */
     struct up_sock *old = sock_lookup(up, fd);
-    for (struct up_sock *l = up->socks; !old && l; l = l->next)
+    /* Untracked records are rare (sockets curl made without on_open_socket): walk the list
+     * only when there is one, not on every new connection. */
+    for (struct up_sock *l = up->untracked ? up->socks : NULL; !old && l; l = l->next)
         if (!l->tracked && l->fd == fd)
             old = l;
     int carry = 0;
@@ -914,6 +960,17 @@ struct mb_upstream *mb_upstream_create(uv_loop_t *loop, const struct mb_upstream
     if (uv_timer_init(loop, &up->timer) != 0)
         goto fail;
     up->timer.data = up;
+    if (uv_timer_init(loop, &up->kick) != 0) {
+        /* timer is initialised: close it through the normal path */
+        up->pending_closes++;
+        uv_close((uv_handle_t *)&up->timer, on_handle_closed);
+        up->destroyed = true;
+        curl_multi_cleanup(up->multi);
+        curl_share_cleanup(up->share);
+        free_tls_options(up);
+        return NULL;  /* freed by on_handle_closed */
+    }
+    up->kick.data = up;
     curl_multi_setopt(up->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
     curl_multi_setopt(up->multi, CURLMOPT_SOCKETDATA, up);
     curl_multi_setopt(up->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
@@ -1114,10 +1171,11 @@ struct mb_upstream_call *mb_upstream_start(struct mb_upstream *up, const struct 
     c->data = data;
     c->on_body = req->on_body;
     c->body_data = req->body_data;
-    if (up->in_curl) {
-        /* curl forbids adding from inside its callbacks: drive() adds it once curl returns. */
+    if (up->in_curl || multi_full(up) || up->pending.head) {
+        /* curl forbids adding from inside its callbacks, and past max_connections calls wait
+         * their turn: settle() adds them, in order, once curl returns and a slot is free. */
         c->state = CALL_PENDING;
-        list_push(&up->pending, c);
+        list_append(&up->pending, c);
     } else if (add_to_multi(c) != 0) {
         goto fail;
     }
@@ -1157,7 +1215,11 @@ void mb_upstream_cancel(struct mb_upstream_call *call)
         up->deferred_cancels++;  /* settle() removes it once curl has returned */
         return;
     }
+    bool freed_slot = call->state == CALL_ACTIVE;
     call_recycle(call);
+    /* A waiting call may take the slot: from the loop, never from inside this call. */
+    if (freed_slot && up->pending.head && !up->depth)
+        uv_timer_start(&up->kick, on_kick, 0, 0);
 }
 
 unsigned mb_upstream_active(const struct mb_upstream *up)
@@ -1209,8 +1271,10 @@ static void do_destroy(struct mb_upstream *up)
     up->by_fd = NULL;
     up->by_fd_cap = 0;
     uv_timer_stop(&up->timer);
-    up->pending_closes++;
+    uv_timer_stop(&up->kick);
+    up->pending_closes += 2;
     uv_close((uv_handle_t *)&up->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&up->kick, on_handle_closed);
 }
 
 void mb_upstream_destroy(struct mb_upstream *up)

@@ -704,6 +704,48 @@ static struct mb_upstream_call *start_get(struct fx *f, const char *path, struct
 
 /* --- tests ------------------------------------------------------------------------------------- */
 
+/* Past max_connections, calls wait in mcpbridge's own queue (not curl's), first in first out:
+ * only max_connections requests reach the server; a waiting call that is cancelled never calls
+ * back; a slot freed by a cancel starts the next waiting call. */
+static void test_calls_past_max_connections_wait_in_order(void **state)
+{
+    struct fx *f = *state;
+    struct mb_upstream_options o = {.max_connections = 2, .max_keepalive = 2, .connect_timeout_ms = 5000};
+    fx_up(f, &o);
+    struct result *slow[2], *q[3];
+    for (int i = 0; i < 2; i++) {
+        slow[i] = result_new(f);
+        start_get(f, "/slow", slow[i], 20000, 0);
+    }
+    for (int i = 0; i < 3; i++) {
+        q[i] = result_new(f);
+        start_get(f, "/json", q[i], 20000, 0);
+    }
+    assert_int_equal(mb_upstream_active(f->up), 5);
+    RUN_UNTIL(f, f->srv.hold_requests == 2, 5000);
+    assert_int_equal(f->srv.hold_requests, 2);
+    RUN_UNTIL(f, q[0]->done_calls, 300);  /* nothing can finish while both slots are held */
+    assert_int_equal(q[0]->done_calls, 0);
+    assert_int_equal(f->srv.accepts, 2);
+    assert_int_equal(f->srv.requests, 2);
+    mb_upstream_cancel(q[1]->self);       /* waiting: gone without a callback */
+    mb_upstream_cancel(slow[0]->self);    /* frees a slot from outside the loop's curl work */
+    RUN_UNTIL(f, q[0]->done_calls && q[2]->done_calls, 5000);
+    assert_int_equal(q[0]->done_calls, 1);
+    assert_int_equal(q[2]->done_calls, 1);
+    assert_int_equal(q[0]->status, 200);
+    assert_int_equal(q[2]->status, 200);
+    assert_int_equal(q[1]->done_calls, 0);
+    assert_int_equal(slow[0]->done_calls, 0);
+    assert_int_equal(mb_upstream_active(f->up), 1);  /* slow[1] still held by the server */
+    mb_upstream_cancel(slow[1]->self);
+    for (int i = 0; i < 2; i++)
+        result_free(slow[i]);
+    for (int i = 0; i < 3; i++)
+        result_free(q[i]);
+}
+
+
 static void test_json_keepalive_reuses_one_connection(void **state)
 {
     struct fx *f = *state;
@@ -1833,6 +1875,7 @@ int main(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_json_keepalive_reuses_one_connection, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_calls_past_max_connections_wait_in_order, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_404_with_body, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_big_body_over_cap_stops_early, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_endless_chunked_over_cap, fx_setup, fx_teardown),
