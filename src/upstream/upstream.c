@@ -106,6 +106,7 @@ struct mb_upstream {
     size_t by_fd_cap;
     unsigned tracked;           /* entries in by_fd */
     unsigned untracked;         /* records in socks that are not in by_fd */
+    long maxconnects;           /* CURLMOPT_MAXCONNECTS as last set (see tune_pool) */
     struct mb_upstream_stats stats;
     unsigned in_flight;         /* active or pending, not cancelled */
     unsigned deferred_cancels;  /* cancelled calls still in the multi */
@@ -519,6 +520,21 @@ static bool multi_full(const struct mb_upstream *up)
     return up->opts.max_connections && up->active.count >= up->opts.max_connections;
 }
 
+/* curl closes a connection as soon as its cache holds more than MAXCONNECTS, idle or not. While
+ * calls wait or more than max_keepalive transfers run, every connection is about to be reused:
+ * allow up to max_connections so that none is closed and reopened per call (at 1,000 client
+ * connections that churn was most of the work). When the demand falls back, the idle pool
+ * shrinks to max_keepalive again (curl trims as connections are returned). */
+static void tune_pool(struct mb_upstream *up)
+{
+    long want = (long)up->opts.max_keepalive;
+    if (up->pending.count || up->active.count > up->opts.max_keepalive)
+        want = (long)(up->opts.max_connections > up->opts.max_keepalive ? up->opts.max_connections
+                                                                        : up->opts.max_keepalive);
+    if (want != up->maxconnects && curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, want) == CURLM_OK)
+        up->maxconnects = want;
+}
+
 /* Runs everything that had to wait for curl to return. */
 static void settle(struct mb_upstream *up)
 {
@@ -553,6 +569,8 @@ static void settle(struct mb_upstream *up)
             call_recycle(c);
         }
     }
+    if (!up->destroy_requested && up->multi)
+        tune_pool(up);
 }
 
 static void drive(struct mb_upstream *up, curl_socket_t fd, int flags)
@@ -977,6 +995,7 @@ struct mb_upstream *mb_upstream_create(uv_loop_t *loop, const struct mb_upstream
     curl_multi_setopt(up->multi, CURLMOPT_TIMERDATA, up);
     curl_multi_setopt(up->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)up->opts.max_connections);
     curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, (long)up->opts.max_keepalive);
+    up->maxconnects = (long)up->opts.max_keepalive;
     return up;
 fail:
     if (up) {
