@@ -1,6 +1,8 @@
 /* The test HTTP server of support_stub.h (see there). */
 #include "support_stub.h"
 
+#include "upstream/upstream.h"
+
 #include <setjmp.h>
 #include <stdarg.h>
 
@@ -206,3 +208,49 @@ void stub_stop(struct stub *s)
         uv_close((uv_handle_t *)&s->tcp, NULL);
     s->listening = false;
 }
+
+/* ---- the shared fixture ---- */
+
+void fx_on_deadline(uv_timer_t *t)
+{
+    struct fx *f = t->data;
+    f->expired = true;
+}
+
+void fx_on_ticker(uv_timer_t *t)
+{
+    uv_stop(t->loop);
+}
+
+
+int fx_setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    assert_int_equal(uv_loop_init(&f->loop), 0);
+    assert_int_equal(uv_timer_init(&f->loop, &f->deadline), 0);
+    f->deadline.data = f;
+    assert_int_equal(uv_timer_init(&f->loop, &f->ticker), 0);
+    uv_timer_start(&f->ticker, fx_on_ticker, 10, 10);
+    uv_unref((uv_handle_t *)&f->ticker);
+    stub_start(&f->stub, &f->loop);
+    f->up = mb_upstream_create(&f->loop, NULL);
+    assert_non_null(f->up);
+    *state = f;
+    return 0;
+}
+
+int fx_teardown(void **state)
+{
+    struct fx *f = *state;
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    mb_upstream_destroy(f->up);
+    stub_stop(&f->stub);
+    uv_close((uv_handle_t *)&f->deadline, NULL);
+    uv_close((uv_handle_t *)&f->ticker, NULL);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&f->loop), 0);  /* fails when a handle was left open */
+    free(f);
+    return 0;
+}
+

@@ -2,7 +2,8 @@
  * by the auth unit tests that fetch over HTTP (test_jwks_fetch.c, test_token_fetch.c): it answers
  * every request with the status and body set by stub_set (optionally late), and records what it
  * saw (counts, the last request's headers and body) for the test to assert on. Test support
- * only; tests/unit/<module>/support_*.c are linked into every test of that module. */
+ * only; tests/unit/<module>/support_*.c are linked into every test of that module. Also the
+ * fixture those tests share (struct fx). */
 #ifndef MB_TEST_SUPPORT_STUB_H
 #define MB_TEST_SUPPORT_STUB_H
 
@@ -58,5 +59,41 @@ void stub_set(struct stub *s, int status, const char *body);
 void stub_start(struct stub *s, uv_loop_t *loop);
 /* Closes the listener and every connection (the loop finishes the closes). */
 void stub_stop(struct stub *s);
+
+/* ---- the fixture both tests use: a loop, the stub, an upstream client (fx_setup/fx_teardown
+ * as cmocka setup/teardown; RUN_UNTIL bounds every wait) ---- */
+
+struct mb_upstream;
+
+struct fx {
+    uv_loop_t loop;
+    struct stub stub;
+    struct mb_upstream *up;
+    uv_timer_t deadline;
+    uv_timer_t ticker;          /* wakes RUN_UNTIL every 10 ms for conditions nothing signals */
+    bool expired;
+    char url[128];
+};
+
+/* Timer callbacks of the fixture: the deadline marks f->expired; the ticker stops the loop. */
+void fx_on_deadline(uv_timer_t *t);
+void fx_on_ticker(uv_timer_t *t);
+
+/* Runs the loop until cond holds or ms pass; the caller asserts cond afterwards. */
+#define RUN_UNTIL(f, cond, ms)                                                   \
+    do {                                                                         \
+        (f)->expired = false;                                                    \
+        uv_timer_start(&(f)->deadline, fx_on_deadline, (ms), 0);                 \
+        while (!(cond) && !(f)->expired)                                         \
+            uv_run(&(f)->loop, UV_RUN_ONCE);                                     \
+        uv_timer_stop(&(f)->deadline);                                           \
+    } while (0)
+
+/* Runs the loop for ms. */
+#define RUN_FOR(f, ms) RUN_UNTIL(f, false, ms)
+
+/* cmocka setup/teardown: *state is a struct fx; teardown fails when a handle was left open. */
+int fx_setup(void **state);
+int fx_teardown(void **state);
 
 #endif

@@ -32,73 +32,6 @@
 
 #include "support_stub.h"
 
-/* --- fixture: a loop, the stub, an upstream client ------------------------------------------- */
-
-struct fx {
-    uv_loop_t loop;
-    struct stub stub;
-    struct mb_upstream *up;
-    uv_timer_t deadline;
-    uv_timer_t ticker;          /* wakes RUN_UNTIL every 10 ms for conditions nothing signals */
-    bool expired;
-    char url[128];
-};
-
-static void on_deadline(uv_timer_t *t)
-{
-    struct fx *f = t->data;
-    f->expired = true;
-}
-
-static void on_ticker(uv_timer_t *t)
-{
-    uv_stop(t->loop);
-}
-
-/* Runs the loop until cond holds or ms pass; the caller asserts cond afterwards. */
-#define RUN_UNTIL(f, cond, ms)                                                   \
-    do {                                                                         \
-        (f)->expired = false;                                                    \
-        uv_timer_start(&(f)->deadline, on_deadline, (ms), 0);                    \
-        while (!(cond) && !(f)->expired)                                         \
-            uv_run(&(f)->loop, UV_RUN_ONCE);                                     \
-        uv_timer_stop(&(f)->deadline);                                           \
-    } while (0)
-
-/* Runs the loop for ms. */
-#define RUN_FOR(f, ms) RUN_UNTIL(f, false, ms)
-
-static int fx_setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    assert_int_equal(uv_loop_init(&f->loop), 0);
-    assert_int_equal(uv_timer_init(&f->loop, &f->deadline), 0);
-    f->deadline.data = f;
-    assert_int_equal(uv_timer_init(&f->loop, &f->ticker), 0);
-    uv_timer_start(&f->ticker, on_ticker, 10, 10);
-    uv_unref((uv_handle_t *)&f->ticker);
-    stub_start(&f->stub, &f->loop);
-    f->up = mb_upstream_create(&f->loop, NULL);
-    assert_non_null(f->up);
-    *state = f;
-    return 0;
-}
-
-static int fx_teardown(void **state)
-{
-    struct fx *f = *state;
-    uv_run(&f->loop, UV_RUN_NOWAIT);
-    mb_upstream_destroy(f->up);
-    stub_stop(&f->stub);
-    uv_close((uv_handle_t *)&f->deadline, NULL);
-    uv_close((uv_handle_t *)&f->ticker, NULL);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&f->loop), 0);  /* fails when a handle was left open */
-    free(f);
-    return 0;
-}
-
 /* --- helpers ----------------------------------------------------------------------------------- */
 
 #define FX_MAX_SOURCES 8
@@ -296,7 +229,7 @@ static void test_forked_worker_shares_the_region(void **state)
             if (s && mb_jwks_source_when_ready(s, 5000, on_wait, &r)) {
                 uv_timer_t tick;  /* timer callbacks do not end UV_RUN_ONCE: wake it */
                 uv_timer_init(&loop, &tick);
-                uv_timer_start(&tick, on_ticker, 10, 10);
+                uv_timer_start(&tick, fx_on_ticker, 10, 10);
                 while (!r.calls)
                     uv_run(&loop, UV_RUN_ONCE);
                 const char *b = NULL;
