@@ -5,6 +5,7 @@
  * fetch_or / fetch_and; its position comes from the slot's own call counter. */
 #include "guard/guard_stats.h"
 
+#include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -88,9 +89,14 @@ static struct slot *find(const struct mb_guard_stats *cst, const char *tool, boo
             k = expected;  /* another worker claimed it first: check whose it is */
         }
         if (k == h) {
-            /* Claimed by someone for this hash; wait briefly for the name if it is being written. */
-            for (int spin = 0; spin < 1000 && !atomic_load_explicit(&s->ready, memory_order_acquire); spin++)
-                ;
+            /* Claimed for this hash: its name is being written (a few instructions after the CAS).
+             * Wait for it, yielding the CPU to the writer; never claim another slot meanwhile, or
+             * the same tool would end up counted in two. A claimer that died between CAS and
+             * name (never seen) leaves the call uncounted (dropped), not duplicated. */
+            for (int spin = 0; spin < 100000 && !atomic_load_explicit(&s->ready, memory_order_acquire); spin++)
+                sched_yield();
+            if (!atomic_load_explicit(&s->ready, memory_order_acquire))
+                return NULL;
             if (same_name(s, tool))
                 return s;
         }
