@@ -96,6 +96,7 @@ struct mb_http_server {
     time_t date_sec;
     char date[40];
     struct mb_http_tls_stats tls_stats;
+    uint64_t responses[6];    /* responses by status class (index status / 100; 0 = other) */
     char *tls_plain;          /* TLS: decrypted input, TLS_PLAIN_SIZE bytes; NULL when plain */
     char rbuf[READ_BUF_SIZE]; /* the one read buffer of this loop */
 };
@@ -199,6 +200,7 @@ static bool header_is_clean(const struct mb_http_header *h)
 static int compose_head(struct mb_buf *b, struct mb_http_server *srv, int status, const char *framing,
                         bool close, const struct mb_http_header *headers, size_t n)
 {
+    srv->responses[status >= 100 && status < 600 ? status / 100 : 0]++;
     int rc = mb_buf_printf(b, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, mb_http_status_text(status),
                            server_date(srv));
     if (!rc && framing)
@@ -1170,6 +1172,12 @@ void mb_http_server_tls_stats(const struct mb_http_server *srv, struct mb_http_t
 const char *mb_http_request_client_identity(const struct mb_http_request *req)
 {
     return req ? req->client_identity : NULL;
+}
+
+void mb_http_server_response_counts(const struct mb_http_server *srv, uint64_t out[6])
+{
+    for (int i = 0; i < 6; i++)
+        out[i] = srv ? srv->responses[i] : 0;
 }
 
 void mb_http_server_shutdown(struct mb_http_server *srv, void (*on_drained)(void *data), void *data)

@@ -123,6 +123,11 @@ struct mb_http_tls_stats {
 /* Copies the counters into *out (all zero for a plain HTTP server). Call on the loop's thread. */
 void mb_http_server_tls_stats(const struct mb_http_server *srv, struct mb_http_tls_stats *out);
 
+/* Responses written since the server was created, by status class: out[1] 1xx .. out[5] 5xx,
+ * out[0] anything else. Counted when the status line is composed (every response, including
+ * the server's own 400/408/413/431/503). Call on the loop's thread. */
+void mb_http_server_response_counts(const struct mb_http_server *srv, uint64_t out[6]);
+
 /* Per-exchange handler state and callbacks. */
 void mb_http_exchange_set_data(struct mb_http_exchange *ex, void *data);
 void *mb_http_exchange_get_data(const struct mb_http_exchange *ex);

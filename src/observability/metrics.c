@@ -144,5 +144,13 @@ int mb_metrics_render_workers(const struct mb_worker_stats *ws, struct mb_buf *o
         if (rc)
             return rc;
     }
-    return 0;
+    int rc = mb_buf_append_str(out, "# HELP mcpbridge_http_responses_total Inbound HTTP responses by status class.\n"
+                                    "# TYPE mcpbridge_http_responses_total counter\n");
+    static const char *const classes[6] = { "other", "1xx", "2xx", "3xx", "4xx", "5xx" };
+    for (int i = 0; !rc && i < 6; i++) {
+        int n = snprintf(line, sizeof line, "mcpbridge_http_responses_total{code=\"%s\"} %" PRIu64 "\n",
+                         classes[i], f.http_responses[i]);
+        rc = mb_buf_append(out, line, (size_t)n);
+    }
+    return rc;
 }

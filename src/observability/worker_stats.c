@@ -60,3 +60,21 @@ void mb_worker_stats_sum(const struct mb_worker_stats *cws, struct mb_worker_fig
     if (workers)
         *workers = n;
 }
+
+bool mb_worker_stats_get(const struct mb_worker_stats *cws, int id, struct mb_worker_figures *f, int *pid)
+{
+    struct mb_worker_stats *ws = (struct mb_worker_stats *)cws;
+    if (!ws || id < 0 || id >= MB_WORKER_STATS_MAX)
+        return false;
+    struct slot *s = &ws->slots[id];
+    int p = atomic_load_explicit(&s->pid, memory_order_acquire);
+    if (p <= 0 || (kill(p, 0) != 0 && errno == ESRCH))
+        return false;
+    uint64_t v[MB_WORKER_FIGURE_COUNT];
+    for (size_t k = 0; k < MB_WORKER_FIGURE_COUNT; k++)
+        v[k] = atomic_load_explicit(&s->v[k], memory_order_relaxed);
+    memcpy(f, v, sizeof v);
+    if (pid)
+        *pid = p;
+    return true;
+}

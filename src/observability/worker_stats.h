@@ -26,6 +26,7 @@ struct mb_worker_figures {
     uint64_t auth_allowed, auth_denied, auth_cache_hits, auth_signature_checks, auth_waited_for_keys;
     uint64_t rate_limited;              /* tools/call denied by the rate limiter */
     uint64_t rate_allowed;
+    uint64_t http_responses[6];         /* inbound responses by status class (index status / 100) */
 };
 
 #define MB_WORKER_FIGURE_COUNT (sizeof(struct mb_worker_figures) / sizeof(uint64_t))
@@ -38,6 +39,8 @@ void mb_worker_stats_destroy(struct mb_worker_stats *ws);
 
 /* Publishes worker id's figures (id < MB_WORKER_STATS_MAX; others are ignored) with its pid. */
 void mb_worker_stats_publish(struct mb_worker_stats *ws, int id, int pid, const struct mb_worker_figures *f);
+/* Copies worker id's slot into *f; false when the slot is empty or its publisher is gone. */
+bool mb_worker_stats_get(const struct mb_worker_stats *ws, int id, struct mb_worker_figures *f, int *pid);
 /* Sums the slots whose publisher is still alive (kill(pid, 0) succeeds); *workers gets how many. */
 void mb_worker_stats_sum(const struct mb_worker_stats *ws, struct mb_worker_figures *sum, unsigned *workers);
 

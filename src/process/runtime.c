@@ -17,6 +17,8 @@
 #include "guard/guard_stats.h"
 #include "http/tls.h"
 #include "limits/ratelimit.h"
+#include "observability/call_stats.h"
+#include "observability/capacity.h"
 #include "observability/worker_stats.h"
 #include "mcp/session.h"
 
@@ -45,6 +47,27 @@ static int derive_key(const char *secret, uint8_t key[32])
 {
     unsigned int len = 0;
     return EVP_Digest(secret, strlen(secret), key, &len, EVP_sha256(), NULL) == 1 ? 0 : -1;
+}
+
+/* observability.capacity as the sampler's thresholds. */
+static void capacity_thresholds(const struct mb_config *cfg, struct mb_capacity_thresholds *t)
+{
+    mb_capacity_thresholds_default(t);
+    (void)cfg; /* TODO(admin-surface helper): copy cfg's observability.capacity fields here */
+}
+
+/* The request statistics region, one row per tool of the catalog (operations, then helpers). */
+static struct mb_call_stats *call_stats_for(const struct mb_catalog *catalog)
+{
+    size_t n = catalog->tool_count;
+    const char **names = calloc(n ? n : 1, sizeof *names);
+    if (!names)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        names[i] = catalog->tools[i].name;
+    struct mb_call_stats *cs = mb_call_stats_create(names, n);
+    free(names);
+    return cs;
 }
 
 int mb_runtime_build(const char *config_path, int port_override, const struct mb_runtime *prev,
@@ -88,6 +111,7 @@ int mb_runtime_build(const char *config_path, int port_override, const struct mb
         rt->guard_stats = prev->guard_stats;
         rt->ratelimit = prev->ratelimit;
         rt->worker_stats = prev->worker_stats;
+        rt->capacity = prev->capacity;
         rt->owns_shared = false;
         rt->generation = prev->generation + 1;
         memcpy(rt->session_key, prev->session_key, sizeof rt->session_key);
@@ -96,9 +120,12 @@ int mb_runtime_build(const char *config_path, int port_override, const struct mb
         rt->guard_stats = mb_guard_stats_create(MB_GUARD_STATS_SLOTS);
         rt->ratelimit = mb_ratelimit_create(MB_RATELIMIT_SLOTS);
         rt->worker_stats = mb_worker_stats_create();
+        struct mb_capacity_thresholds th;
+        capacity_thresholds(rt->config, &th);
+        rt->capacity = mb_capacity_create(&th);
         rt->owns_shared = true;
         rt->generation = 1;
-        if (!rt->shared || !rt->guard_stats || !rt->ratelimit || !rt->worker_stats) {
+        if (!rt->shared || !rt->guard_stats || !rt->ratelimit || !rt->worker_stats || !rt->capacity) {
             mb_diags_add(diags, rt->config->source, 0, "could not map the shared memory region");
             goto done;
         }
@@ -106,6 +133,15 @@ int mb_runtime_build(const char *config_path, int port_override, const struct mb
             mb_diags_add(diags, rt->config->source, 0, "the random generator failed");
             goto done;
         }
+    }
+    if (prev) {
+        struct mb_capacity_thresholds th;
+        capacity_thresholds(rt->config, &th);
+        mb_capacity_set_thresholds(rt->capacity, &th);
+    }
+    if (!(rt->call_stats = call_stats_for(rt->catalog))) {
+        mb_diags_add(diags, rt->config->source, 0, "could not map the request statistics region");
+        goto done;
     }
     char err[256];
     rt->gateway_shared = mb_gateway_shared_create(&rt->config->security, err, sizeof err);
@@ -142,7 +178,9 @@ void mb_runtime_destroy(struct mb_runtime *rt)
         mb_guard_stats_destroy(rt->guard_stats);
         mb_ratelimit_destroy(rt->ratelimit);
         mb_worker_stats_destroy(rt->worker_stats);
+        mb_capacity_destroy(rt->capacity);
     }
+    mb_call_stats_destroy(rt->call_stats);
     mb_gateway_shared_destroy(rt->gateway_shared);
     mb_tls_context_destroy(rt->tls);
     if (rt->config)

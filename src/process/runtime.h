@@ -21,6 +21,8 @@ struct mb_gateway_shared;
 struct mb_tls_context;   /* http/tls.h */
 struct mb_ratelimit;
 struct mb_worker_stats;
+struct mb_call_stats;
+struct mb_capacity;
 
 struct mb_runtime {
     struct mb_config *config;
@@ -36,6 +38,11 @@ struct mb_runtime {
                                       * made before fork so workers share session-ticket keys */
     struct mb_ratelimit *ratelimit;  /* limits/ratelimit.h: token buckets (shared, same owner as shared) */
     struct mb_worker_stats *worker_stats; /* observability/worker_stats.h: one slot per worker (shared) */
+    struct mb_capacity *capacity;    /* observability/capacity.h: the master's samples and verdict
+                                      * (shared, same owner as shared) */
+    struct mb_call_stats *call_stats; /* observability/call_stats.h: requests, tools, phase
+                                      * histograms (shared; owned by this runtime: a reload
+                                      * builds a new one for its tool set) */
     bool owns_shared;                /* true in the first runtime; a reload's runtime borrows it
                                       * and the master moves ownership to the new runtime when
                                       * it retires the old one (after the new workers are ready) */

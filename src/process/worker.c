@@ -76,6 +76,7 @@ static void publish_figures(struct worker *w)
         f.tls_handshakes = ts.handshakes;
         f.tls_resumed = ts.resumed;
         f.tls_failures = ts.handshake_failures;
+        mb_http_server_response_counts(w->http, f.http_responses);
     }
     if (w->up) {
         struct mb_upstream_stats us;
