@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything mcpbridge needs to build, test, run its demo and benchmark, idempotently:
 # Debian packages (compiler toolchain, the libraries of the stack, nginx/redis/wrk for tests,
-# gnuplot for the benchmark plots)
+# gnuplot for the benchmark plots, headless chromium and a font for the status-page test)
 # and, in .deps/ inside the checkout, Node 22 plus the npm packages the tests drive the server
 # with. A second run with everything present does nothing and takes well under a second.
 #   usage: scripts/install-deps.sh [--no-node]
@@ -13,7 +13,7 @@ want_node=1
 debs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libuv1-dev libhttp-parser-dev libcurl4-openssl-dev libssl-dev libjansson-dev
       libyaml-dev libhiredis-dev libcmocka-dev nginx-light redis-server wrk curl ca-certificates
-      gnuplot-nox)
+      gnuplot-nox chromium fonts-dejavu-core)
 missing=()
 # One dpkg-query for all packages (one per package costs seconds on a second run).
 installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${debs[@]}" 2>/dev/null | awk '/install ok installed/ {print $1}' || true)

@@ -3,7 +3,8 @@
  *   serve  --config FILE [--port N] [--workers N|dev|io|cpu|ha]   master + workers
  *   stdio  --config FILE                                          one client on stdin/stdout
  *   check  --config FILE                                          validate config, spec, prompts
- *   tools  --spec FILE [--json] [--all-methods] [--base-url URL]  print the generated tools */
+ *   tools  --spec FILE [--json] [--all-methods] [--base-url URL]  print the generated tools
+ *   capacity --url URL [--json] [--token TOKEN]                   a running server's capacity report */
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/capacity_cmd.h"
 #include "common/diag.h"
 #include "common/log.h"
 #include "mcp/mcp_server.h"
@@ -33,6 +35,9 @@ static void usage(FILE *out)
             "      Validate the configuration, the OpenAPI spec, prompts and resources.\n"
             "  mcpbridge tools --spec FILE [--json] [--all-methods] [--base-url URL]\n"
             "      Print the tools generated from an OpenAPI spec.\n"
+            "  mcpbridge capacity --url URL [--json] [--token TOKEN]\n"
+            "      A running server's capacity verdict and recommended worker count (GET URL/readyz).\n"
+            "      Exit status 0 ok, 3 tune workers, 4 scale out, 1 error.\n"
             "  mcpbridge version | help\n",
             MB_VERSION);
 }
@@ -167,6 +172,8 @@ int main(int argc, char **argv)
         printf("mcpbridge %s\n", MB_VERSION);
         return 0;
     }
+    if (strcmp(command, "capacity") == 0)
+        return mb_cli_capacity(argc - 1, argv + 1);
     struct cli cli;
     if (parse_options(argc - 1, argv + 1, &cli) != 0)
         return 2;

@@ -144,3 +144,41 @@ void mb_log(enum mb_log_level level, const char *logger, const char *fmt, ...)
     (void)w;
     errno = saved_errno;
 }
+
+void mb_log_structured(enum mb_log_level level, const char *logger, const char *fields, size_t len)
+{
+    if (!mb_log_enabled(level, logger) || !fields)
+        return;
+    int saved_errno = errno;
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    struct tm tm;
+    gmtime_r(&tv.tv_sec, &tm);
+    char ts[40];
+    size_t tl = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(ts + tl, sizeof ts - tl, ".%03dZ", (int)(tv.tv_usec / 1000));
+    if (len > MB_LOG_FIELDS_MAX)
+        len = MB_LOG_FIELDS_MAX;  /* callers cap their fields; this only guards the line buffer */
+    char line[MB_LOG_FIELDS_MAX + 256];
+    int n;
+    if (log_state.json) {
+        n = snprintf(line, sizeof line, "{\"ts\":\"%s\",\"level\":\"%s\",\"logger\":\"%s\",\"pid\":%d,\"worker\":%d%s%.*s}\n",
+                     ts, level_name(level), logger ? logger : "main", (int)getpid(), log_state.worker_id,
+                     len ? "," : "", (int)len, fields);
+    } else {
+        char who[24] = "master";
+        if (log_state.worker_id >= 0)
+            snprintf(who, sizeof who, "w%d", log_state.worker_id);
+        n = snprintf(line, sizeof line, "%s %s [%s] %s: {\"ts\":\"%s\"%s%.*s}\n", ts, level_name(level), who,
+                     logger ? logger : "main", ts, len ? "," : "", (int)len, fields);
+    }
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof line) {
+        n = (int)sizeof line - 1;
+        line[n - 1] = '\n';
+    }
+    ssize_t w = write(STDERR_FILENO, line, (size_t)n);
+    (void)w;
+    errno = saved_errno;
+}

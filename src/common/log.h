@@ -6,6 +6,7 @@
 #define MB_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum mb_log_level { MB_LOG_DEBUG = 10, MB_LOG_INFO = 20, MB_LOG_WARN = 30, MB_LOG_ERROR = 40, MB_LOG_OFF = 100 };
 
@@ -20,6 +21,13 @@ bool mb_log_enabled(enum mb_log_level level, const char *logger);
 /* Writes one event. The message is truncated at 4 KiB. */
 void mb_log(enum mb_log_level level, const char *logger, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Longest fields text mb_log_structured writes (longer is cut; callers stay below it). */
+#define MB_LOG_FIELDS_MAX 16384
+/* Writes one event whose content is JSON members: fields is `"k":v,...` (valid JSON object
+ * members without the braces, len bytes). JSON format: merged into the line's object next to
+ * ts/level/logger/pid/worker, so log pipelines index them. Text format: the usual prefix, then
+ * the members as one JSON object that starts with "ts". Used by audit events. */
+void mb_log_structured(enum mb_log_level level, const char *logger, const char *fields, size_t len);
 /* Tags every later line with a worker number (-1 = master). */
 void mb_log_set_worker(int worker_id);
 

@@ -317,7 +317,11 @@ static const struct group groups[] = {
     { "/assistant", KEYS("prompts", "resources") },
     { "/assistant/prompts", KEYS("dir", "max_total_bytes") },
     { "/assistant/resources", KEYS("dir", "max_file_bytes") },
-    { "/observability", NULL },
+    { "/observability", KEYS("logging", "metrics", "status_page", "admin", "capacity") },
+    { "/observability/metrics", NULL },     /* these four: strict key checks in observability_config.c */
+    { "/observability/status_page", NULL },
+    { "/observability/admin", NULL },
+    { "/observability/capacity", NULL },
     { "/observability/logging", KEYS("level", "json", "loggers", "format") },
     { "/observability/logging/loggers", NULL },
     { "/server", KEYS("name", "instructions") },
@@ -898,6 +902,7 @@ static int build(const char *source, struct mb_doc *doc, const char *base_dir,
     read_logging(&L);
     read_identity(&L);
     mb_config_read_security(&L, &c->security);
+    mb_config_read_observability(&L, &c->observability);
     if (L.errors == 0)
         rc = 0;
 done:
@@ -978,6 +983,7 @@ void mb_config_destroy(struct mb_config *cfg)
         memset(cfg->http_tls_key_password, 0, strlen(cfg->http_tls_key_password));
     free(cfg->http_tls_key_password);
     mb_security_config_dispose(&cfg->security);
+    mb_observability_config_dispose(&cfg->observability);
     for (size_t i = 0; i < cfg->guard_override_count; i++)
         free(cfg->guard_overrides[i].pattern);
     free(cfg->guard_overrides);

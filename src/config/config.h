@@ -13,6 +13,7 @@
 
 #include "common/diag.h"
 #include "common/doc.h"
+#include "config/observability_config.h"
 #include "config/security_config.h"
 
 /* The response guard's settings for one tool (runtime.http.response_guard, or an entry of its
@@ -108,6 +109,9 @@ struct mb_config {
     bool log_json;                        /* default false */
     json_t *log_loggers;                  /* object name -> level string, borrowed; may be NULL */
     bool include_payloads;                /* runtime.middleware.logging.include_payloads, default false */
+
+    /* observability.metrics, status_page, admin, capacity: the admin surface */
+    struct mb_observability_config observability;
 
     /* server identity reported in initialize */
     char *server_name;                    /* server.name, default "mcpbridge" */

@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #define MB_GUARD_STATS_WINDOW_MAX 1024 /* largest accepted window (calls) */
-#define MB_GUARD_STATS_NAME_MAX 128    /* tool names longer than this are truncated in reports */
+#define MB_GUARD_STATS_NAME_MAX 129    /* 128 bytes + NUL: the longest tool name the converter makes (MB_OA_NAME_LIMIT) */
 
 struct mb_guard_stats;
 

@@ -11,6 +11,7 @@
 #include "config/config.h"
 #include "mcp/jsonrpc.h"
 #include "observability/audit.h"
+#include "observability/call_stats.h"
 
 #define WELL_KNOWN "/.well-known/oauth-protected-resource"
 
@@ -23,7 +24,17 @@ struct auth_wait {
     struct mb_auth_pending *pending;
     struct mb_principal principal;
     struct mb_auth_denial denial;
+    uint64_t started_ns;
 };
+
+/* Where authentication latencies go: the process's runtime statistics (one runtime per worker
+ * process for its whole life), set by mb_http_auth_set_stats. */
+static struct mb_call_stats *auth_stats;
+
+void mb_http_auth_set_stats(struct mb_call_stats *cs)
+{
+    auth_stats = cs;
+}
 
 void mb_http_auth_url(const struct mb_config *cfg, const struct mb_http_request *req, const char *path, char *out,
                       size_t cap)
@@ -171,6 +182,10 @@ static void on_wait_abort(struct mb_http_exchange *ex, void *data)
 static void on_auth_done(void *data, enum mb_auth_outcome outcome)
 {
     struct auth_wait *w = data;
+    uint64_t us = (uv_hrtime() - w->started_ns) / 1000;
+    /* The gateway only parks a request to wait for signing keys (first fetch or a refresh). */
+    mb_call_stats_record_phase(auth_stats, MB_PHASE_JWKS_WAIT, us);
+    mb_call_stats_record_phase(auth_stats, MB_PHASE_AUTH, us);
     mb_http_exchange_on_abort(w->ex, NULL);
     mb_http_exchange_set_data(w->ex, NULL);
     if (outcome == MB_AUTH_ALLOW)
@@ -218,6 +233,7 @@ void mb_http_auth_run(struct mb_gateway *gw, const struct mb_config *cfg, struct
         return;
     }
     w->ex = ex;
+    w->started_ns = uv_hrtime();
     w->req = req;
     w->cfg = cfg;
     w->next = next;
@@ -230,6 +246,7 @@ void mb_http_auth_run(struct mb_gateway *gw, const struct mb_config *cfg, struct
         mb_http_exchange_on_abort(ex, on_wait_abort);
         return;
     }
+    mb_call_stats_record_phase(auth_stats, MB_PHASE_AUTH, (uv_hrtime() - w->started_ns) / 1000);
     if (o == MB_AUTH_ALLOW)
         next(data, ex, req, &w->principal);
     else

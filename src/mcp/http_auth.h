@@ -25,6 +25,12 @@ typedef void (*mb_http_auth_next_cb)(void *data, struct mb_http_exchange *ex, co
  * wait for keys), or answers the exchange with the refusal. gw NULL or authentication off:
  * next at once with p NULL. While waiting, the exchange's data and abort callback belong to
  * this module (an abort cancels the wait); next may install its own afterwards. */
+/* Sets where this process records authentication latencies (phases "auth" and "jwks_wait" of
+ * call_stats.h); NULL = nowhere. A worker serves one runtime for its life, so one setting per
+ * process (mb_mcp_server_create makes it). */
+struct mb_call_stats;
+void mb_http_auth_set_stats(struct mb_call_stats *cs);
+
 void mb_http_auth_run(struct mb_gateway *gw, const struct mb_config *cfg, struct mb_http_exchange *ex,
                       const struct mb_http_request *req, mb_http_auth_next_cb next, void *data);
 

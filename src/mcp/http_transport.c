@@ -1,6 +1,8 @@
 /* Implementation of http_transport.h. One struct post_exchange per POST in progress holds the
  * decoded message(s), one sink per JSON-RPC request, and either the collected JSON responses
- * or the SSE stream they are written to. */
+ * or the SSE stream they are written to. The admin routes (metrics, status page) are
+ * admin_http.c's; this listener serves them unless observability.metrics.port moves them to a
+ * listener of their own. */
 #include "mcp/http_transport.h"
 
 #include <errno.h>
@@ -16,11 +18,12 @@
 #include "auth/gateway.h"
 #include "common/hmac.h"
 #include "common/log.h"
+#include "mcp/admin_http.h"
 #include "mcp/http_auth.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/mcp_server.h"
 #include "mcp/session.h"
-#include "observability/metrics.h"
+#include "observability/capacity.h"
 #include "process/runtime.h"
 
 #define SSE_KEEPALIVE_MS 15000
@@ -46,6 +49,8 @@ struct mb_http_transport {
     struct mb_runtime *rt;
     struct mb_mcp_server *mcp;
     struct mb_gateway *gw;             /* NULL: authentication off */
+    struct mb_admin_http *admin;       /* the admin routes on this listener; NULL when they have
+                                        * their own (observability.metrics.port) */
     int worker_id;
     bool draining;
     struct get_stream *streams;
@@ -112,76 +117,6 @@ static void respond_error(struct mb_http_exchange *ex, int status, int code, con
     }
     respond_json(ex, status, body, len, NULL, 0);
     free(body);
-}
-
-static bool is_loopback_name(const char *host, size_t len)
-{
-    static const char *const names[] = {"localhost", "127.0.0.1", "[::1]", "::1"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strlen(names[i]) == len && strncasecmp(host, names[i], len) == 0)
-            return true;
-    return len > 4 && strncmp(host, "127.", 4) == 0;
-}
-
-/* Splits "host:port" / "[v6]:port" and returns the host part's length. */
-static size_t host_part(const char *value, size_t len)
-{
-    if (len && value[0] == '[') {
-        const char *end = memchr(value, ']', len);
-        return end ? (size_t)(end - value) + 1 : len;
-    }
-    const char *colon = memchr(value, ':', len);
-    return colon ? (size_t)(colon - value) : len;
-}
-
-static bool list_has(char **list, size_t count, const char *value, size_t len)
-{
-    for (size_t i = 0; i < count; i++)
-        if (strcmp(list[i], "*") == 0 || (strlen(list[i]) == len && strncasecmp(list[i], value, len) == 0))
-            return true;
-    return false;
-}
-
-/* DNS-rebinding guard: Host must name us, Origin (when sent) must be allowed. Returns NULL
- * when fine, else the reason. */
-static const char *check_host_and_origin(const struct mb_config *cfg, const struct mb_http_request *req)
-{
-    size_t hlen = 0;
-    const char *host = mb_http_header_get(req, "host", &hlen);
-    if (host) {
-        size_t hp = host_part(host, hlen);
-        bool ok;
-        if (cfg->allowed_host_count)
-            ok = list_has(cfg->allowed_hosts, cfg->allowed_host_count, host, hlen) ||
-                 list_has(cfg->allowed_hosts, cfg->allowed_host_count, host, hp);
-        else if (strcmp(cfg->host, "0.0.0.0") == 0 || strcmp(cfg->host, "::") == 0)
-            ok = true; /* bound to every interface without an allow-list: warned at start */
-        else
-            ok = is_loopback_name(host, hp) ||
-                 (strlen(cfg->host) == hp && strncasecmp(cfg->host, host, hp) == 0);
-        if (!ok)
-            return "Forbidden: Host header not allowed (runtime.server.transport.allowed_hosts)";
-    }
-    size_t olen = 0;
-    const char *origin = mb_http_header_get(req, "origin", &olen);
-    if (origin) {
-        bool ok;
-        if (cfg->allowed_origin_count) {
-            ok = list_has(cfg->allowed_origins, cfg->allowed_origin_count, origin, olen);
-        } else {
-            /* Without a list only loopback origins: http(s)://localhost[:port] and friends. */
-            const char *p = memmem(origin, olen, "://", 3);
-            ok = false;
-            if (p) {
-                p += 3;
-                size_t rest = olen - (size_t)(p - origin);
-                ok = is_loopback_name(p, host_part(p, rest));
-            }
-        }
-        if (!ok)
-            return "Forbidden: Origin not allowed (runtime.server.transport.allowed_origins)";
-    }
-    return NULL;
 }
 
 /* Binds sessions to the caller: with authentication on, session ids are signed and checked
@@ -713,39 +648,36 @@ static void handle_delete(struct mb_http_transport *t, struct mb_http_exchange *
 
 /* ---- health ---- */
 
+/* /healthz: the worker's loop answers. /readyz: 503 while draining, else 200, with the
+ * generation, the tool count and the master's latest capacity sample (capacity.h). Neither
+ * is authenticated: probes must reach them, and the figures are not secrets. */
 static void handle_health(struct mb_http_transport *t, struct mb_http_exchange *ex, bool ready)
 {
-    char body[256];
-    int n;
-    int status = 200;
     if (!ready) {
-        n = snprintf(body, sizeof body, "{\"status\":\"alive\",\"worker\":%d}", t->worker_id);
-    } else {
-        status = t->draining ? 503 : 200;
-        n = snprintf(body, sizeof body,
-                     "{\"status\":\"%s\",\"worker\":%d,\"generation\":%u,\"tools\":%zu}",
-                     t->draining ? "draining" : "ready", t->worker_id, t->rt->generation,
-                     t->rt->catalog ? t->rt->catalog->tool_count : 0);
-    }
-    respond_json(ex, status, body, (size_t)n, NULL, 0);
-}
-
-/* GET /metrics: Prometheus text from the instance's shared counters (any worker answers for all). */
-static void handle_metrics(struct mb_http_transport *t, struct mb_http_exchange *ex)
-{
-    const struct mb_config *cfg = t->rt->config;
-    struct mb_buf out;
-    mb_buf_init(&out, 16u * 1024u * 1024u);
-    if (mb_metrics_render_workers(t->rt->worker_stats, &out) != 0 ||
-        mb_metrics_render_guard(t->rt->guard_stats, cfg->guard_signal_window, &out) != 0) {
-        mb_buf_dispose(&out);
-        respond_error(ex, 500, MB_JSONRPC_INTERNAL_ERROR, "metrics could not be rendered");
+        char body[64];
+        int n = snprintf(body, sizeof body, "{\"status\":\"alive\",\"worker\":%d}", t->worker_id);
+        respond_json(ex, 200, body, (size_t)n, NULL, 0);
         return;
     }
-    static const char type[] = "text/plain; version=0.0.4; charset=utf-8";
-    struct mb_http_header headers[1] = {{"Content-Type", 12, type, sizeof type - 1}};
-    mb_http_respond(ex, 200, headers, 1, out.data ? out.data : "", out.len);
-    mb_buf_dispose(&out);
+    json_t *capacity = NULL;
+    struct mb_capacity_snapshot *snap = t->rt->capacity ? malloc(sizeof *snap) : NULL;
+    if (snap) {
+        mb_capacity_read(t->rt->capacity, snap);
+        capacity = mb_capacity_to_json(snap);
+        free(snap);
+    }
+    json_t *doc = json_pack("{s:s, s:i, s:I, s:I, s:o}", "status", t->draining ? "draining" : "ready",
+                            "worker", t->worker_id, "generation", (json_int_t)t->rt->generation,
+                            "tools", (json_int_t)(t->rt->catalog ? t->rt->catalog->tool_count : 0),
+                            "capacity", capacity ? capacity : json_null());
+    char *body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    if (!body) {
+        respond_error(ex, 500, MB_JSONRPC_INTERNAL_ERROR, "out of memory");
+        return;
+    }
+    respond_json(ex, t->draining ? 503 : 200, body, strlen(body), NULL, 0);
+    free(body);
 }
 
 /* The MCP endpoint, once the caller is known (p NULL: authentication off). */
@@ -770,16 +702,8 @@ void mb_http_transport_on_request(struct mb_http_exchange *ex, const struct mb_h
         handle_health(t, ex, req->path[1] == 'r');
         return;
     }
-    if (strcmp(req->path, "/metrics") == 0 && strcmp(req->path, cfg->path) != 0) {
-        const char *refused = check_host_and_origin(cfg, req);
-        if (refused)
-            respond_error(ex, 403, MB_JSONRPC_INVALID_REQUEST, refused);
-        else if (strcmp(req->method_name, "GET") != 0)
-            respond_error(ex, 405, MB_JSONRPC_INVALID_REQUEST, "Method Not Allowed: GET /metrics");
-        else
-            handle_metrics(t, ex);
+    if (t->admin && mb_admin_http_route(t->admin, ex, req))
         return;
-    }
     if (mb_http_auth_is_metadata_path(cfg, req->path)) {
         if (strcmp(req->method_name, "GET") != 0)
             respond_error(ex, 405, MB_JSONRPC_INVALID_REQUEST, "Method Not Allowed: GET the metadata");
@@ -791,7 +715,7 @@ void mb_http_transport_on_request(struct mb_http_exchange *ex, const struct mb_h
         respond_error(ex, 404, MB_JSONRPC_INVALID_REQUEST, "Not Found: the MCP endpoint is elsewhere");
         return;
     }
-    const char *forbidden = check_host_and_origin(cfg, req);
+    const char *forbidden = mb_http_host_origin_refusal(cfg, cfg->host, req);
     if (forbidden) {
         mb_info("http", "refused %s from %s: %s", req->method_name, req->peer, forbidden);
         respond_error(ex, 403, MB_JSONRPC_INVALID_REQUEST, forbidden);
@@ -822,6 +746,10 @@ struct mb_http_transport *mb_http_transport_create(uv_loop_t *loop, struct mb_ru
     t->mcp = mcp;
     t->gw = gw;
     t->worker_id = worker_id;
+    if (rt->config->observability.admin_port == 0 && !(t->admin = mb_admin_http_create(rt, gw, rt->config->host))) {
+        free(t);
+        return NULL;
+    }
     uv_timer_init(loop, &t->keepalive);
     t->keepalive.data = t;
     uv_timer_start(&t->keepalive, on_keepalive, SSE_KEEPALIVE_MS, SSE_KEEPALIVE_MS);
@@ -860,6 +788,8 @@ void mb_http_transport_destroy(struct mb_http_transport *t)
         free(t->bound);
         t->bound = NULL;
     }
+    mb_admin_http_destroy(t->admin);
+    t->admin = NULL;
     uv_timer_stop(&t->keepalive);
     uv_close((uv_handle_t *)&t->keepalive, on_timer_closed);
 }

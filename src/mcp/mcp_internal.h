@@ -96,6 +96,17 @@ struct mb_mcp_request {
     struct mb_mcp_guarded *guard;      /* owned; only for a tools/call that goes downstream with
                                         * the guard on (released by mb_mcp_guard_dispose) */
     bool finished;                     /* the final message went to the sink */
+    /* observability (call_stats.h, audit.h): what the request's end records */
+    uint64_t started_ns;               /* uv_hrtime() at dispatch */
+    uint64_t step_ns;                  /* start of the admission step waiting now (rate limit, token) */
+    uint64_t guard_ns;                 /* time spent in the response guard's scanner */
+    int method_index;                  /* mb_call_stats_method_index */
+    int outcome;                       /* enum mb_call_outcome of a tools/call (OK until set) */
+    const char *end_status;            /* audit status when not the outcome's name ("cancelled") */
+    const char *guard_outcome;         /* "trimmed", "blocked", "warned" or NULL */
+    long downstream_status;            /* HTTP status of the downstream answer, 0 = none */
+    uint64_t downstream_bytes;         /* downstream body bytes read */
+    char *payload_log;                 /* include_payloads: masked arguments/response members (owned) */
 };
 
 /* MCP logging levels, lowest first. */

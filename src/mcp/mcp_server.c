@@ -14,10 +14,13 @@
 #include "auth/token_fetch.h"
 #include "limits/circuit.h"
 #include "limits/redis_limiter.h"
+#include "mcp/http_auth.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/mcp_internal.h"
 #include "mcp/prompts.h"
 #include "mcp/resources.h"
+#include "observability/audit.h"
+#include "observability/call_stats.h"
 #include "openapi/catalog.h"
 #include "process/runtime.h"
 #include "upstream/upstream.h"
@@ -85,6 +88,7 @@ struct mb_mcp_server *mb_mcp_server_create(uv_loop_t *loop, struct mb_runtime *r
     srv->rt = rt;
     srv->up = up;
     srv->stdio_log_level = -1;
+    mb_http_auth_set_stats(rt->call_stats);
     /* The configured downstream headers are the same for every call: format them once. */
     const json_t *defaults = rt->config->default_headers;
     if (json_is_object(defaults) && json_object_size(defaults)) {
@@ -278,14 +282,56 @@ void mb_mcp_request_free(struct mb_mcp_request *req)
     }
     json_decref(req->id);
     json_decref(req->progress_token);
+    free(req->payload_log);
     free(req->url);
     free(req->circuit_host);
     free(req);
 }
 
-/* Delivers the final bytes and, for an in-flight request, frees it. */
-static void deliver_final(struct mb_mcp_request *req, const char *json, size_t len)
+static const char *const method_names[MB_METHOD_COUNT] = MB_METHOD_NAMES;
+
+/* Records the end of a request: method counter, request latency and, for tools/call, the
+ * tool's outcome, duration and bytes and the tool_call audit event. ok = answered with a result. */
+static void record_end(struct mb_mcp_request *req, bool ok)
 {
+    struct mb_call_stats *cs = req->srv->rt->call_stats;
+    uint64_t us = (uv_hrtime() - req->started_ns) / 1000;
+    mb_call_stats_count_method(cs, req->method_index, ok);
+    mb_call_stats_record_phase(cs, MB_PHASE_REQUEST, us);
+    if (!req->tool)
+        return;
+    if (!ok && req->outcome == MB_OUTCOME_OK)
+        req->outcome = MB_OUTCOME_ERROR;
+    const struct mb_catalog *catalog = req->srv->rt->catalog;
+    mb_call_stats_record_tool(cs, (size_t)(req->tool - catalog->tools), (enum mb_call_outcome)req->outcome, us,
+                              req->downstream_bytes);
+    mb_call_stats_record_phase(cs, MB_PHASE_TOOL_CALL, us);
+    if (!mb_log_enabled(MB_LOG_INFO, "audit"))
+        return;
+    const struct mb_principal *p = req->principal;
+    char session[9] = "";
+    if (req->session_key)
+        mb_audit_session_tag(req->session_key, session);
+    struct mb_audit_event ev = {
+        .category = "tool_call", .action = "call",
+        .status = req->end_status ? req->end_status : mb_call_outcome_name((enum mb_call_outcome)req->outcome),
+        .client_id = p && p->client_id[0] ? p->client_id : NULL,
+        .principal = p && p->subject[0] ? p->subject : NULL,
+        .session_id = session[0] ? session : NULL,
+        .tool = req->tool->name,
+        .duration_ms = (double)us / 1000.0 + 0.0005,
+        .bytes = (int64_t)req->downstream_bytes,
+        .http_status = req->downstream_status,
+        .guard = req->guard_outcome,
+        .extra = req->payload_log,
+    };
+    mb_audit(&ev);
+}
+
+/* Delivers the final bytes and, for an in-flight request, frees it. */
+static void deliver_final(struct mb_mcp_request *req, const char *json, size_t len, bool ok)
+{
+    record_end(req, ok);
     req->finished = true;
     req->ops->message(req->sink, json, len, true);
     if (req->async)
@@ -294,12 +340,15 @@ static void deliver_final(struct mb_mcp_request *req, const char *json, size_t l
 
 void mb_mcp_finish_error_data(struct mb_mcp_request *req, int code, const char *message, json_t *data)
 {
+    if (code == MB_JSONRPC_INTERNAL_ERROR)  /* the server's own failures, on the documented "errors" logger */
+        mb_error("errors", "%s%s%s: %s", method_names[req->method_index], req->tool ? " " : "",
+                 req->tool ? req->tool->name : "", message);
     struct mb_buf out;
     mb_buf_init(&out, MB_MCP_MAX_RESPONSE);
     if (mb_jsonrpc_write_error(&out, req->id, code, message, data) == 0)
-        deliver_final(req, out.data, out.len);
+        deliver_final(req, out.data, out.len, false);
     else
-        deliver_final(req, NULL, 0);
+        deliver_final(req, NULL, 0, false);
     mb_buf_dispose(&out);
     json_decref(data);
 }
@@ -315,7 +364,7 @@ void mb_mcp_finish_raw(struct mb_mcp_request *req, const char *raw, size_t len)
     mb_buf_init(&out, MB_MCP_MAX_RESPONSE);
     mb_buf_reserve(&out, len + 64);
     if (mb_jsonrpc_write_result_raw(&out, req->id, raw, len) == 0)
-        deliver_final(req, out.data, out.len);
+        deliver_final(req, out.data, out.len, true);
     else
         mb_mcp_finish_error(req, MB_JSONRPC_INTERNAL_ERROR, "response too large");
     mb_buf_dispose(&out);
@@ -326,7 +375,7 @@ void mb_mcp_finish_result(struct mb_mcp_request *req, json_t *result)
     struct mb_buf out;
     mb_buf_init(&out, MB_MCP_MAX_RESPONSE);
     if (result && mb_jsonrpc_write_result(&out, req->id, result) == 0)
-        deliver_final(req, out.data, out.len);
+        deliver_final(req, out.data, out.len, true);
     else
         mb_mcp_finish_error(req, MB_JSONRPC_INTERNAL_ERROR, result ? "response too large" : "out of memory");
     mb_buf_dispose(&out);
@@ -345,6 +394,8 @@ void mb_mcp_send_notification(struct mb_mcp_request *req, const char *method, js
 
 void mb_mcp_request_abandon(struct mb_mcp_request *req)
 {
+    req->end_status = "abandoned";  /* the client went away: no answer, but it counts */
+    record_end(req, false);
     mb_mcp_tools_call_stop(req);
     mb_mcp_request_free(req);
 }
@@ -493,7 +544,7 @@ static void do_resources_read(struct mb_mcp_request *req, const json_t *params)
         json_t *data = json_pack("{s:O}", "uri", uri);
         snprintf(text, sizeof text, "Resource not found: %s", json_string_value(uri));
         if (mb_jsonrpc_write_error(&out, req->id, MB_JSONRPC_RESOURCE_NOT_FOUND, text, data) == 0)
-            deliver_final(req, out.data, out.len);
+            deliver_final(req, out.data, out.len, false);
         else
             mb_mcp_finish_error(req, MB_JSONRPC_RESOURCE_NOT_FOUND, "Resource not found");
         json_decref(data);
@@ -597,6 +648,7 @@ struct mb_mcp_request *mb_mcp_handle_request(struct mb_mcp_server *srv, struct m
     req->ops = ops;
     req->sink = sink;
     req->log_level = -1;
+    req->started_ns = uv_hrtime();
     req->principal = session ? session->principal : NULL;
     if (session && session->has_session) {
         req->session_key = session->info.key;
@@ -606,6 +658,7 @@ struct mb_mcp_request *mb_mcp_handle_request(struct mb_mcp_server *srv, struct m
     }
 
     const char *method = json_string_value(json_object_get(msg, "method"));
+    req->method_index = mb_call_stats_method_index(method);
     const json_t *params = json_object_get(msg, "params");
     static json_t *empty;
     if (!empty)
@@ -660,7 +713,8 @@ struct mb_mcp_request *mb_mcp_handle_request(struct mb_mcp_server *srv, struct m
 static void cancel_request(struct mb_mcp_request *req)
 {
     mb_mcp_tools_call_stop(req);
-    deliver_final(req, NULL, 0);
+    req->end_status = "cancelled";
+    deliver_final(req, NULL, 0, false);
 }
 
 void mb_mcp_handle_notification(struct mb_mcp_server *srv, const struct mb_mcp_session *session,

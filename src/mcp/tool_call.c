@@ -23,6 +23,8 @@
 #include "mcp/mcp_internal.h"
 #include "mcp/tool_result.h"
 #include "observability/audit.h"
+#include "observability/call_stats.h"
+#include "observability/payload_mask.h"
 #include "process/runtime.h"
 #include "upstream/upstream.h"
 
@@ -182,9 +184,11 @@ static int on_body(void *data, const char *chunk, size_t len)
             mb_buf_dispose(&G->raw);
         }
     }
+    uint64_t t0 = uv_hrtime();
     int rc = mb_guard_feed(&G->g, chunk, len);
     if (rc == -EBADMSG && G->input == MB_GUARD_JSON && !G->fell_back)
         rc = guard_fall_back(req);
+    req->guard_ns += uv_hrtime() - t0;
     G->rc = rc;
     return rc != 0;
 }
@@ -355,6 +359,7 @@ static void guard_record(struct mb_mcp_request *req, const struct mb_guard_repor
     const struct mb_config *cfg = req->srv->rt->config;
     const struct mb_mcp_guarded *G = req->guard;
     double near = cfg->guard_near_ratio > 0 ? cfg->guard_near_ratio : 0.8;
+    req->guard_outcome = blocked ? "blocked" : trimmed ? "trimmed" : warned ? "warned" : NULL;
     struct mb_guard_outcome o = {
         .trimmed = trimmed, .blocked = blocked, .warned = warned,
         .bytes = rep ? rep->bytes_in : G->bytes_in,
@@ -479,6 +484,56 @@ static int dump_json(const char *buffer, size_t size, void *data)
     return mb_buf_append(data, buffer, size) ? -1 : 0;
 }
 
+/* include_payloads: adds `"<what>":<masked payload>` to the tool_call audit event (at most
+ * 4 KiB per payload; payload_mask.h says what is masked). */
+#define MB_PAYLOAD_LOG_MAX 4096
+static void log_payload(struct mb_mcp_request *req, const char *what, const char *body, size_t len)
+{
+    char *masked = mb_payload_mask_body(body, len, MB_PAYLOAD_LOG_MAX);
+    if (!masked)
+        return;
+    char *joined = NULL;
+    int n = req->payload_log ? asprintf(&joined, "%s,\"%s\":%s", req->payload_log, what, masked)
+                             : asprintf(&joined, "\"%s\":%s", what, masked);
+    free(masked);
+    if (n < 0)
+        return;
+    free(req->payload_log);
+    req->payload_log = joined;
+}
+
+static void log_arguments(struct mb_mcp_request *req, const json_t *args)
+{
+    char *masked = args ? mb_payload_mask_json(args, MB_PAYLOAD_LOG_MAX) : NULL;
+    free(req->payload_log);
+    req->payload_log = NULL;
+    if (masked && asprintf(&req->payload_log, "\"arguments\":%s", masked) < 0)
+        req->payload_log = NULL;
+    free(masked);
+}
+
+/* The downstream phases of one call (call_stats.h): connection set-up only when the call made
+ * one, the exchange whenever an answer came, and the guard's own scanning time. */
+static void record_downstream(struct mb_mcp_request *req, const struct mb_upstream_response *resp)
+{
+    struct mb_call_stats *cs = req->srv->rt->call_stats;
+    const struct mb_upstream_timing *t = &resp->timing;
+    req->downstream_status = resp->status;
+    req->downstream_bytes = req->guard ? req->guard->bytes_in : resp->body_len;
+    if (t->new_connection) {
+        mb_call_stats_record_phase(cs, MB_PHASE_DNS, t->dns_us);
+        mb_call_stats_record_phase(cs, MB_PHASE_CONNECT, t->connect_us);
+    }
+    if (t->tls_handshake)
+        mb_call_stats_record_phase(cs, MB_PHASE_TLS, t->tls_us);
+    if (resp->status > 0) {
+        mb_call_stats_record_phase(cs, MB_PHASE_FIRST_BYTE, t->first_byte_us);
+        mb_call_stats_record_phase(cs, MB_PHASE_DOWNSTREAM, t->total_us);
+    }
+    if (req->guard)
+        mb_call_stats_record_phase(cs, MB_PHASE_GUARD, req->guard_ns / 1000);
+}
+
 static void on_done(void *data, const struct mb_upstream_response *resp)
 {
     struct mb_mcp_request *req = data;
@@ -489,6 +544,7 @@ static void on_done(void *data, const struct mb_upstream_response *resp)
         bool ok = (resp->error == MB_UPSTREAM_OK || resp->error == MB_UPSTREAM_ESTOPPED) && resp->status < 500;
         mb_circuit_record(req->srv->circuits, req->circuit_host, ok, now_ms(req));
     }
+    record_downstream(req, resp);
     struct mb_upstream_response guarded;
     json_t *meta = NULL, *blocked = NULL;
     char note[2048];
@@ -511,9 +567,13 @@ static void on_done(void *data, const struct mb_upstream_response *resp)
         rc = mb_tool_result_write_ex(req->tool, resp, req->url, &result, &failed, meta ? note : NULL, meta);
     }
     json_decref(meta);
+    if (failed)
+        req->outcome = MB_OUTCOME_TOOL_ERROR;
+    if (req->srv->rt->config->include_payloads)
+        log_payload(req, "response", resp->body, resp->body_len);
     mb_mcp_guard_dispose(req);
     if (resp->error)
-        mb_warn("tools", "%s: downstream %s %s failed after %llu ms: %s", req->tool->name,
+        mb_warn("errors", "%s: downstream %s %s failed after %llu ms: %s", req->tool->name,
                 req->tool->method, req->tool->path_template, (unsigned long long)elapsed,
                 resp->error_message ? resp->error_message : "error");
     else
@@ -548,6 +608,7 @@ static bool refuse_scope(struct mb_mcp_request *req, const struct mb_tool *tool)
                                  .reason = "insufficient_scope", .client_id = req->principal->client_id,
                                  .tool = tool->name };
     mb_audit(&ev);
+    req->outcome = MB_OUTCOME_DENIED;
     mb_mcp_finish_error(req, MB_JSONRPC_FORBIDDEN, text);
     return true;
 }
@@ -575,13 +636,7 @@ struct mb_mcp_request *mb_mcp_tools_call(struct mb_mcp_request *req, const json_
     struct mb_mcp_server *srv = req->srv;
     const json_t *name = json_object_get(params, "name");
     if (!json_is_string(name)) {
-        struct mb_buf out;
-        mb_buf_init(&out, 4096);
-        mb_jsonrpc_write_error(&out, req->id, MB_JSONRPC_INVALID_PARAMS,
-                               "tools/call: params.name must be a string", NULL);
-        req->finished = true;
-        req->ops->message(req->sink, out.data, out.len, true);
-        mb_buf_dispose(&out);
+        mb_mcp_finish_error(req, MB_JSONRPC_INVALID_PARAMS, "tools/call: params.name must be a string");
         return NULL;
     }
     const struct mb_tool *tool = mb_catalog_find(srv->rt->catalog, json_string_value(name));
@@ -596,15 +651,12 @@ struct mb_mcp_request *mb_mcp_tools_call(struct mb_mcp_request *req, const json_
         problem = text;
     }
     if (problem) {
-        struct mb_buf out;
-        mb_buf_init(&out, 4096);
-        mb_jsonrpc_write_error(&out, req->id, MB_JSONRPC_INVALID_PARAMS, problem, NULL);
-        req->finished = true;
-        req->ops->message(req->sink, out.data, out.len, true);
-        mb_buf_dispose(&out);
+        mb_mcp_finish_error(req, MB_JSONRPC_INVALID_PARAMS, problem);
         return NULL;
     }
     req->tool = tool;
+    if (srv->rt->config->include_payloads)
+        log_arguments(req, args);
     if (json_is_null(args))
         args = NULL;
     if (refuse_scope(req, tool))
@@ -613,6 +665,7 @@ struct mb_mcp_request *mb_mcp_tools_call(struct mb_mcp_request *req, const json_
     char msg[1024];
     if (mb_tool_validate_args(tool, args, msg, sizeof msg) != 0) {
         mb_info("tools.validation", "%s: invalid arguments: %s", tool->name, msg);
+        req->outcome = MB_OUTCOME_TOOL_ERROR;
         mb_mcp_finish_result(req, mb_tool_error_result("Invalid arguments for tool %s: %s", tool->name, msg));
         return NULL;
     }
@@ -625,6 +678,8 @@ struct mb_mcp_request *mb_mcp_tools_call(struct mb_mcp_request *req, const json_
         const json_t *target_args = NULL;
         json_t *result = mb_helper_tool_call(&env, tool, args, &target, &target_args);
         if (!target) {
+            if (json_is_true(json_object_get(result, "isError")))
+                req->outcome = MB_OUTCOME_TOOL_ERROR;
             mb_mcp_finish_result(req, result);
             return NULL;
         }
@@ -667,12 +722,14 @@ static void audit_rate(const struct mb_mcp_request *req, const char *key, const 
 static struct mb_mcp_request *apply_rate(struct mb_mcp_request *req, const char *key,
                                          const struct mb_ratelimit_decision *d, const char *where)
 {
+    mb_call_stats_record_phase(req->srv->rt->call_stats, MB_PHASE_RATE_LIMIT, (uv_hrtime() - req->step_ns) / 1000);
     audit_rate(req, key, d, d->overflow ? "overflow_bucket" : where);
     if (d->allowed) {
         req->srv->rate_allowed++;
         return step_credentials(req);
     }
     req->srv->rate_limited++;
+    req->outcome = MB_OUTCOME_DENIED;
     const struct mb_rate_limit_config *rc = &req->srv->rt->config->security.rate;
     char text[300];
     snprintf(text, sizeof text, "Rate limit exceeded: at most %g calls per second (burst %u) for %s; retry in %llu ms",
@@ -722,6 +779,7 @@ static struct mb_mcp_request *step_rate_limit(struct mb_mcp_request *req)
     const struct mb_rate_limit_config *rc = &srv->rt->config->security.rate;
     if (!rc->enabled)
         return step_credentials(req);
+    req->step_ns = uv_hrtime();
     char key[MB_RATELIMIT_KEY_MAX + 1];
     size_t len = rate_key(req, key);
     key[len] = '\0';
@@ -744,6 +802,7 @@ static void on_downstream_token(void *data, const char *token, size_t len, const
 {
     struct mb_mcp_request *req = data;
     req->waiting_token = NULL;
+    mb_call_stats_record_phase(req->srv->rt->call_stats, MB_PHASE_TOKEN_EXCHANGE, (uv_hrtime() - req->step_ns) / 1000);
     const struct mb_security_config *sec = &req->srv->rt->config->security;
     bool exchange = req->srv->exchange != NULL;
     const char *header = exchange ? sec->user.exchange.header : sec->downstream.client_credentials.header;
@@ -757,6 +816,7 @@ static void on_downstream_token(void *data, const char *token, size_t len, const
         mb_audit(&ev);
         mb_warn("auth", "%s: %s failed: %s", req->tool->name, exchange ? "token exchange" : "client_credentials",
                 error ? error : "no token");
+        req->outcome = MB_OUTCOME_DENIED;
         mb_mcp_finish_result(req, mb_tool_error_result("The call was denied: mcpbridge could not obtain a credential "
                                                        "for the downstream API (%s failed: %s). Nothing was sent to "
                                                        "the API; retry later.", exchange ? "token exchange" :
@@ -780,10 +840,13 @@ static struct mb_mcp_request *step_credentials(struct mb_mcp_request *req)
     struct mb_mcp_server *srv = req->srv;
     const struct mb_security_config *sec = &srv->rt->config->security;
     const struct mb_principal *p = req->principal;
+    req->step_ns = uv_hrtime();
     if (srv->exchange) {
-        if (!p || !p->user_token)
+        if (!p || !p->user_token) {
+            req->outcome = MB_OUTCOME_DENIED;
             return end_early(req, mb_tool_error_result("The call was denied: token exchange needs the user's token, "
                                                        "and this request carried none."));
+        }
         req->waiting_token = mb_token_fetch_get(srv->exchange, MB_TOKEN_EXCHANGE, p->user_token, p->user_token_len,
                                                 on_downstream_token, req);
     } else if (srv->client_credentials) {
@@ -841,6 +904,7 @@ static struct mb_mcp_request *step_call(struct mb_mcp_request *req)
     memset(&built, 0, sizeof built);
     if (mb_tool_build_request(tool, srv->rt->catalog->base_url, req->args, &built, msg, sizeof msg) != 0) {
         mb_built_request_dispose(&built);
+        req->outcome = MB_OUTCOME_TOOL_ERROR;
         return end_early(req, mb_tool_error_result("Could not build the request for tool %s: %s", tool->name, msg));
     }
     if (srv->circuits) {
@@ -849,6 +913,7 @@ static struct mb_mcp_request *step_call(struct mb_mcp_request *req)
         if (req->circuit_host && !mb_circuit_allow(srv->circuits, req->circuit_host, now_ms(req), &retry)) {
             mb_built_request_dispose(&built);
             mb_warn("tools", "%s: circuit open for %s; call refused", tool->name, req->circuit_host);
+            req->outcome = MB_OUTCOME_DENIED;
             return end_early(req, mb_tool_error_result("The downstream API (%s) is failing and calls to it are paused "
                                                        "by the circuit breaker; retry in %llu ms.", req->circuit_host,
                                                        (unsigned long long)retry));
@@ -904,6 +969,7 @@ static struct mb_mcp_request *step_call(struct mb_mcp_request *req)
     mb_built_request_dispose(&built);
     if (!req->call) {
         mb_mcp_guard_dispose(req);
+        req->outcome = MB_OUTCOME_TOOL_ERROR;
         return end_early(req, mb_tool_error_result("Could not start the downstream request for tool %s.", tool->name));
     }
     /* In flight: link it so cancellation and shutdown can find it (once). */

@@ -77,10 +77,11 @@ struct mb_capacity_snapshot {
     uint64_t cpu_high_since_unix_ms; /* 0 = CPU not high now */
     enum mb_capacity_verdict verdict;
     unsigned reasons;
-    /* recommendation */
-    double calls_per_s;         /* tools/call per second over the last interval */
-    double cpu_us_per_call;     /* workers' CPU time per tools/call (last interval; 0 = no calls) */
-    double wall_us_per_call;    /* mean tools/call duration (last interval) */
+    /* recommendation: rates smoothed over about a minute (EWMA), so one quiet second does not
+     * flip it */
+    double calls_per_s;         /* tools/call per second */
+    double cpu_us_per_call;     /* workers' CPU time per tools/call (0 = no calls) */
+    double wall_us_per_call;    /* mean tools/call duration */
     enum mb_worker_profile profile;
     unsigned recommended_workers;
     char explanation[320];      /* one or two sentences an operator can act on */
@@ -126,10 +127,16 @@ void mb_capacity_read(const struct mb_capacity *c, struct mb_capacity_snapshot *
 int mb_capacity_render_metrics(const struct mb_capacity_snapshot *s, struct mb_buf *out);
 
 /* The snapshot as JSON for /readyz and `mcpbridge capacity`:
- * {"verdict":..,"reasons":[..],"cpu":{..},"memory":{..},"psi":{..}|null,"network":{..},
+ * {"verdict":..,"reasons":[..],"samples":N,
+ *  "cpu":{usable,instance_ratio,process_ratio,high_since: RFC 3339|null},
+ *  "memory":{total_bytes,available_bytes,rss_total_bytes},
+ *  "psi":{cpu_some_avg10,memory_some_avg10,memory_some_avg60,memory_full_avg10,io_some_avg10}|null,
+ *  "network":{rx_bytes_per_s,tx_bytes_per_s,link_bytes_per_s|null,saturation_ratio|null},
  *  "workers":[{id,pid,cpu,rss_bytes,connections,connection_cap}],
  *  "recommendation":{"profile":..,"workers":N,"cpu_ms_per_call":..,"wall_ms_per_call":..,
- *  "calls_per_s":..,"explanation":..}, "sampled_at": RFC 3339}. New reference; NULL on ENOMEM. */
+ *  "calls_per_s":..,"explanation":..}, "sampled_at": RFC 3339|null}. Reasons by name:
+ * "cpu_sustained", "memory_pressure", "network_saturated", "connections_near_cap", "cpu_high".
+ * New reference; NULL on ENOMEM. */
 json_t *mb_capacity_to_json(const struct mb_capacity_snapshot *s);
 
 #endif

@@ -1,7 +1,8 @@
 /* Prometheus text exposition (format 0.0.4) of what an instance measures, for GET /metrics.
  * Every figure comes from shared memory, so any worker answers for the whole instance, never
- * with its own partial view. For now: the response guard's per-tool counters and the
- * "needs pagination" signal (docs/internals/guard.md); issue 6 adds the rest. */
+ * with its own partial view. Here: the response guard's per-tool counters and the "needs
+ * pagination" signal (docs/internals/guard.md) and the workers' sums; call_stats.h and
+ * capacity.h render their own families. The operator's list is docs/internals/metrics.md. */
 #ifndef MB_METRICS_H
 #define MB_METRICS_H
 

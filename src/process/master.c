@@ -3,8 +3,11 @@
  * copy-on-write, binds the listening socket(s) and keeps them open for its whole life, forks
  * one worker per slot and then only supervises. Its loop is poll(2) on a signalfd (all the
  * signals it handles are blocked, so there are no handlers at all) plus the workers' "ready"
- * pipes, with deadlines for restarts, reloads and shutdown. A worker is identified by its slot
- * (0..N-1, its log tag and worker_id) and the generation of the runtime it was forked with. */
+ * pipes, with deadlines for restarts, reloads, shutdown and the capacity samples (a few small
+ * /proc reads every observability.capacity.sample_interval_ms). A worker is identified by its
+ * slot (0..N-1, its log tag and worker_id) and the generation of the runtime it was forked
+ * with. The separate admin listener (observability.metrics.port), when configured, is one
+ * plain socket every worker accepts on. */
 #include "process/master.h"
 
 #include <errno.h>
@@ -27,6 +30,9 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "observability/call_stats.h"
+#include "observability/capacity.h"
+#include "observability/worker_stats.h"
 #include "process/runtime.h"
 
 #define LOGGER "process"
@@ -78,12 +84,16 @@ struct master {
     int shared_fd;           /* shared mode: the one listening socket */
     char bound_host[256];    /* the address the sockets are bound to, as configured */
     int bound_port;          /* the actual port (after an ephemeral bind) */
+    int admin_fd;            /* the separate admin listener (observability.metrics.port), or -1 */
+    char admin_host[256];    /* its address and port, as first configured (a reload keeps them) */
+    int admin_port;
     struct slot *slots;
     unsigned nslots;         /* allocated slots; reuseport: sockets open */
     struct worker *w;
     size_t nw, capw;
     bool announced;
     uint64_t announce_deadline;
+    uint64_t next_sample_ms; /* the next capacity sample (0 = at once) */
     uint64_t reload_deadline;
     bool shutting_down;
     uint64_t shutdown_deadline;
@@ -291,7 +301,7 @@ static void become_worker(struct master *m, struct mb_runtime *rt, int slot, int
     if (getppid() != m->pid) /* the master died before prctl */
         _exit(1);
     mb_log_set_worker(slot);
-    int code = mb_worker_main(rt, slot, slot_fd(m, slot), ready_w);
+    int code = mb_worker_main(rt, slot, slot_fd(m, slot), m->admin_fd, ready_w);
     fflush(NULL);
     _exit(code);
 }
@@ -421,6 +431,9 @@ static void begin_shutdown(struct master *m, int sig, bool immediate)
         if (m->shared_fd >= 0)
             close(m->shared_fd);
         m->shared_fd = -1;
+        if (m->admin_fd >= 0)
+            close(m->admin_fd);
+        m->admin_fd = -1;
         for (unsigned i = 0; i < m->nslots; i++) {
             if (m->slots[i].fd >= 0)
                 close(m->slots[i].fd);
@@ -572,9 +585,33 @@ static void commit_reload(struct master *m)
     for (unsigned i = 0; i < m->nslots; i++)
         m->slots[i].restart_at = 0;
     mb_runtime_apply_logging(m->rt);
+    mb_runtime_audit_inventory(m->rt, "reload");
     mb_info(LOGGER, "reload complete: generation %u serving with %u worker(s), generation %u "
             "draining", m->rt->generation, m->nworkers, old->generation);
     collect_retired(m);
+}
+
+/* Whether a reload's config can run with the admin listener as it is: moving the admin routes
+ * between the MCP listener and a listener of their own needs a restart (the reload is refused,
+ * since half of it cannot be honoured); another address for the separate listener is only
+ * warned about, like the MCP port. */
+static bool admin_listener_kept(const struct master *m, const struct mb_config *next)
+{
+    const struct mb_observability_config *o = &next->observability;
+    bool separate = m->admin_fd >= 0;
+    if (separate != (o->admin_port != 0)) {
+        mb_error(LOGGER, "reload failed, keeping generation %u: observability.metrics.port changed from %d to %d; "
+                 "moving the admin routes %s the MCP listener needs a restart", m->rt->generation, m->admin_port,
+                 o->admin_port, separate ? "onto" : "off");
+        return false;
+    }
+    char oh[256], nh[256];
+    plain_host(m->admin_host, oh, sizeof oh);
+    plain_host(o->admin_host, nh, sizeof nh);
+    if (separate && (strcmp(oh, nh) != 0 || o->admin_port != m->admin_port))
+        mb_warn(LOGGER, "reload: the admin listener's address changed (%s port %d); that needs a restart, still "
+                "listening on %s port %d", nh, o->admin_port, oh, m->admin_port);
+    return true;
 }
 
 /* SIGHUP: build and validate a new runtime; if it is sound, fork its generation. */
@@ -634,6 +671,10 @@ static void begin_reload(struct master *m)
     if (strcmp(oh, nh) != 0 || (nport != 0 && nport != m->bound_port))
         mb_warn(LOGGER, "reload: the listening address changed (%s port %d); that needs a "
                 "restart, still listening on %s port %d", nh, nport, oh, m->bound_port);
+    if (!admin_listener_kept(m, next->config)) {
+        mb_runtime_destroy(next);
+        return;
+    }
     unsigned count = (unsigned)n;
     if (m->reuseport && count < m->nslots) {
         mb_warn(LOGGER, "reload: %u SO_REUSEPORT sockets are open and cannot be closed without "
@@ -686,6 +727,42 @@ static void on_ready(struct master *m, const struct pollfd *pfds, size_t npfd)
     }
 }
 
+static uint64_t unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* One capacity sample (capacity.h): the live workers with their connections (from their
+ * statistics slots, when the slot is theirs) and the serving generation's tools/call totals. */
+static void sample_capacity(struct master *m)
+{
+    const struct mb_runtime *rt = m->rt;
+    struct mb_capacity_worker workers[MB_CAPACITY_MAX_WORKERS];
+    size_t n = 0;
+    for (size_t i = 0; i < m->nw && n < MB_CAPACITY_MAX_WORKERS; i++) {
+        const struct worker *w = &m->w[i];
+        if (w->state == W_ABORTED)
+            continue;
+        struct mb_capacity_worker *cw = &workers[n++];
+        memset(cw, 0, sizeof *cw);
+        cw->id = w->slot;
+        cw->pid = (int)w->pid;
+        cw->connection_cap = rt->config->max_connections_per_worker;
+        struct mb_worker_figures f;
+        int pid = 0;
+        if (mb_worker_stats_get(rt->worker_stats, w->slot, &f, &pid) && pid == (int)w->pid)
+            cw->connections = f.connections_open;
+    }
+    struct mb_capacity_input in = {
+        .now_unix_ms = unix_ms(), .proc_root = "/proc", .sys_root = "/sys", .master_pid = (int)m->pid,
+        .nworkers = n, .workers = workers,
+    };
+    mb_call_stats_tool_totals(rt->call_stats, &in.tool_calls_total, &in.tool_call_us_total);
+    mb_capacity_sample(rt->capacity, &in);
+}
+
 /* Runs the due deadlines; returns the poll timeout to the next one (-1 = none). */
 static int run_timers(struct master *m)
 {
@@ -732,6 +809,14 @@ static int run_timers(struct master *m)
                 announce(m, false);
             else if (m->announce_deadline < next)
                 next = m->announce_deadline;
+        }
+        if (m->rt->capacity) {
+            if (now >= m->next_sample_ms) {
+                sample_capacity(m);
+                m->next_sample_ms = now + m->rt->config->observability.sample_interval_ms;
+            }
+            if (m->next_sample_ms < next)
+                next = m->next_sample_ms;
         }
     }
     if (next == UINT64_MAX)
@@ -808,6 +893,32 @@ static int master_loop(struct master *m)
     return rc;
 }
 
+/* Opens the separate admin listener when observability.metrics.port asks for one: a plain
+ * socket (not one per worker) that every worker accepts on. Returns 0 or -1 (logged). */
+static int open_admin_listener(struct master *m)
+{
+    const struct mb_observability_config *o = &m->rt->config->observability;
+    if (!o->admin_port)
+        return 0;
+    if (o->admin_port == m->bound_port) {
+        mb_error(LOGGER, "observability.metrics.port %d is the MCP listener's port (--port); choose another",
+                 o->admin_port);
+        return -1;
+    }
+    snprintf(m->admin_host, sizeof m->admin_host, "%s", o->admin_host);
+    m->admin_port = o->admin_port;
+    int fd = open_listener(m->admin_host, m->admin_port, false);
+    if (fd < 0)
+        return -1;
+    m->admin_fd = fd;
+    char h[256];
+    plain_host(m->admin_host, h, sizeof h);
+    bool v6 = strchr(h, ':') != NULL;
+    mb_info(LOGGER, "admin routes (metrics, status page) on http%s://%s%s%s:%d", m->rt->tls ? "s" : "",
+            v6 ? "[" : "", h, v6 ? "]" : "", m->admin_port);
+    return 0;
+}
+
 /* One SO_REUSEPORT socket per slot unless MCPBRIDGE_LISTEN_MODE=shared asks for one shared
  * socket (the measurement behind the default is in docs/internals/process-model.md). */
 static bool want_reuseport(void)
@@ -829,6 +940,7 @@ int mb_master_run(const struct mb_serve_options *opts)
     m.pid = getpid();
     m.sigfd = -1;
     m.shared_fd = -1;
+    m.admin_fd = -1;
     int code = 1;
     sigset_t mask, oldmask;
     sigemptyset(&mask);
@@ -867,11 +979,14 @@ int mb_master_run(const struct mb_serve_options *opts)
              m.rt->config->host ? m.rt->config->host : "127.0.0.1");
     if (open_sockets(&m, m.bound_host, mb_runtime_port(m.rt), m.nworkers) != 0)
         goto done;
+    if (open_admin_listener(&m) != 0)
+        goto done;
     m.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     if (m.sigfd < 0) {
         mb_error(LOGGER, "signalfd: %s", strerror(errno));
         goto done;
     }
+    mb_runtime_audit_inventory(m.rt, "start");
     mb_info(LOGGER, "starting %u worker(s) (from %s), generation %u, %s", m.nworkers,
             workers_source(m.rt->config, opts->workers_arg), m.rt->generation,
             m.reuseport ? "one SO_REUSEPORT socket per worker" : "one shared listening socket");
@@ -910,6 +1025,8 @@ done:
     free(m.slots);
     if (m.shared_fd >= 0)
         close(m.shared_fd);
+    if (m.admin_fd >= 0)
+        close(m.admin_fd);
     if (m.sigfd >= 0)
         close(m.sigfd);
     sigprocmask(SIG_SETMASK, &oldmask, NULL);

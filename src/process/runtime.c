@@ -17,6 +17,7 @@
 #include "guard/guard_stats.h"
 #include "http/tls.h"
 #include "limits/ratelimit.h"
+#include "observability/audit.h"
 #include "observability/call_stats.h"
 #include "observability/capacity.h"
 #include "observability/worker_stats.h"
@@ -52,8 +53,14 @@ static int derive_key(const char *secret, uint8_t key[32])
 /* observability.capacity as the sampler's thresholds. */
 static void capacity_thresholds(const struct mb_config *cfg, struct mb_capacity_thresholds *t)
 {
+    const struct mb_observability_config *o = &cfg->observability;
     mb_capacity_thresholds_default(t);
-    (void)cfg; /* TODO(admin-surface helper): copy cfg's observability.capacity fields here */
+    t->cpu_ratio = o->cpu_threshold;
+    t->sustain_seconds = o->sustain_seconds;
+    t->memory_pressure_pct = o->memory_pressure_pct;
+    t->network_ratio = o->network_ratio;
+    t->link_bytes_per_s = (uint64_t)o->link_speed_mbps * 125000u; /* 1 Mbit/s = 125,000 bytes/s */
+    t->connections_ratio = o->connections_ratio;
 }
 
 /* The request statistics region, one row per tool of the catalog (operations, then helpers). */
@@ -208,4 +215,109 @@ void mb_runtime_apply_logging(const struct mb_runtime *rt)
                 mb_log_set_logger_level(name, (enum mb_log_level)l);
         }
     }
+}
+
+/* Appends `,"<key>":[names...]` with at most budget bytes of names; the rest is counted in
+ * `"<key>_not_listed":N`, so a 1000-tool inventory stays one readable line. */
+static void inventory_names(struct mb_buf *b, const char *key, const char *const *names, size_t n, size_t budget)
+{
+    mb_buf_printf(b, ",\"%s\":[", key);
+    size_t used = 0, listed = 0;
+    for (; listed < n && used < budget; listed++) {
+        size_t len = strlen(names[listed]);
+        mb_buf_append_str(b, listed ? ",\"" : "\"");
+        mb_buf_append_json_escaped(b, names[listed], len);
+        mb_buf_append_str(b, "\"");
+        used += len + 3;
+    }
+    mb_buf_append_str(b, "]");
+    if (listed < n)
+        mb_buf_printf(b, ",\"%s_not_listed\":%zu", key, n - listed);
+}
+
+/* Logger "http.config": how downstream calls will be made (the documented logger of that name).
+ * The base URL is shown without userinfo or query; header values are never shown. */
+static void log_http_config(const struct mb_runtime *rt)
+{
+    const struct mb_config *c = rt->config;
+    const char *base = rt->catalog->base_url ? rt->catalog->base_url : "(from each operation's servers)";
+    const char *at = strchr(base, '@'), *scheme = strstr(base, "://");
+    char shown[512];
+    if (at && scheme && at > scheme)
+        snprintf(shown, sizeof shown, "%.*s%s", (int)(scheme + 3 - base), base, at + 1);
+    else
+        snprintf(shown, sizeof shown, "%s", base);
+    shown[strcspn(shown, "?#")] = '\0';
+    mb_info("http.config",
+            "downstream %s: pool %u connections (%u kept alive) per worker, connect timeout %u ms, request "
+            "timeout %s%u ms, TLS CA %s%s, default headers %zu, compression %s; response guard %s (%s, %zu "
+            "bytes, %u items)",
+            shown, c->http_max_connections, c->http_max_keepalive, c->http_connect_timeout_ms,
+            c->request_timeout_enabled ? "" : "off, was ", c->request_timeout_ms,
+            c->http_tls_cafile ? c->http_tls_cafile : "system", c->http_tls_certfile ? ", client certificate" : "",
+            json_object_size(c->default_headers), c->accept_encoding ? "on" : "off",
+            c->guard_enabled ? "on" : "off", c->guard_mode ? c->guard_mode : "trim", c->max_response_bytes,
+            c->guard_max_array_items);
+}
+
+void mb_runtime_audit_inventory(const struct mb_runtime *rt, const char *action)
+{
+    if (!rt)
+        return;
+    log_http_config(rt);
+    if (!mb_log_enabled(MB_LOG_INFO, "audit"))
+        return;
+    const struct mb_config *cfg = rt->config;
+    const struct mb_security_config *sec = &cfg->security;
+    struct mb_buf b;
+    mb_buf_init(&b, 11u * 1024u);
+    mb_buf_printf(&b, "\"generation\":%u,\"tool_count\":%zu,\"operation_count\":%zu", rt->generation,
+                  rt->catalog->tool_count, rt->catalog->operation_count);
+    const char **names = calloc(rt->catalog->tool_count + 1, sizeof *names);
+    if (names) {
+        for (size_t i = 0; i < rt->catalog->tool_count; i++)
+            names[i] = rt->catalog->tools[i].name;
+        inventory_names(&b, "tools", names, rt->catalog->tool_count, 6144);
+        free(names);
+    }
+    json_t *prompts = mb_prompts_list(rt->prompts);
+    json_t *plist = json_object_get(prompts, "prompts");
+    size_t np = json_array_size(plist);
+    const char **pnames = calloc(np + 1, sizeof *pnames);
+    if (pnames) {
+        for (size_t i = 0; i < np; i++) {
+            const char *name = json_string_value(json_object_get(json_array_get(plist, i), "name"));
+            pnames[i] = name ? name : "";
+        }
+        inventory_names(&b, "prompts", pnames, np, 1024);
+        free(pnames);
+    }
+    json_decref(prompts);
+    mb_buf_printf(&b, ",\"resource_count\":%zu,\"authentication\":%s,\"rate_limiting\":%s", 
+                  mb_resources_count(rt->resources), sec->auth_enabled ? "true" : "false",
+                  sec->rate.enabled ? "true" : "false");
+    mb_buf_append_str(&b, ",\"scopes\":{");
+    size_t rules = 0;
+    for (; rules < sec->scope_rule_count && b.len < 9u * 1024u; rules++) {
+        size_t i = rules;
+        const struct mb_scope_rule *r = &sec->scope_rules[i];
+        mb_buf_append_str(&b, i ? ",\"" : "\"");
+        mb_buf_append_json_escaped(&b, r->tool, strlen(r->tool));
+        mb_buf_append_str(&b, "\":[");
+        for (size_t k = 0; k < r->scope_count; k++) {
+            mb_buf_append_str(&b, k ? ",\"" : "\"");
+            mb_buf_append_json_escaped(&b, r->scopes[k], strlen(r->scopes[k]));
+            mb_buf_append_str(&b, "\"");
+        }
+        mb_buf_append_str(&b, "]");
+    }
+    mb_buf_append_str(&b, "}");
+    if (rules < sec->scope_rule_count)
+        mb_buf_printf(&b, ",\"scope_rules_not_listed\":%zu", sec->scope_rule_count - rules);
+    struct mb_audit_event ev = {
+        .category = "startup_inventory", .action = action ? action : "start", .status = "ok",
+        .extra = b.data,
+    };
+    mb_audit(&ev);
+    mb_buf_dispose(&b);
 }

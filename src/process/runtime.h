@@ -57,15 +57,22 @@ struct mb_runtime {
 int mb_runtime_build(const char *config_path, int port_override, const struct mb_runtime *prev,
                      struct mb_runtime **out, struct mb_diags *diags);
 void mb_runtime_destroy(struct mb_runtime *rt);
+/* Announces a runtime: one "http.config" line (how downstream calls are made) and the
+ * startup_inventory audit event (generation, the tools (names, capped), prompts, resource
+ * count, whether authentication and rate limiting are on, the scope rules). The master calls
+ * it once at start (action "start") and after each committed reload ("reload"). */
+void mb_runtime_audit_inventory(const struct mb_runtime *rt, const char *action);
 /* Applies observability.logging (level, json, per-logger levels) to this process. */
 void mb_runtime_apply_logging(const struct mb_runtime *rt);
 /* The effective listening port (port_override when >= 0, else config). */
 int mb_runtime_port(const struct mb_runtime *rt);
 
 /* A worker's whole life: its own libuv loop, HTTP server on listen_fd, downstream client, MCP
- * server. Writes one byte to ready_fd (when >= 0) and closes it once it accepts connections.
+ * server, and a second HTTP server with only the admin routes on admin_fd (the separate admin
+ * listener of observability.metrics.port; -1 = none, the admin routes are on listen_fd).
+ * Writes one byte to ready_fd (when >= 0) and closes it once it accepts connections.
  * Returns the process exit code when the loop ends (after SIGTERM: stop accepting,
  * finish in-flight exchanges within config->shutdown_grace_ms, then exit 0). */
-int mb_worker_main(struct mb_runtime *rt, int worker_id, int listen_fd, int ready_fd);
+int mb_worker_main(struct mb_runtime *rt, int worker_id, int listen_fd, int admin_fd, int ready_fd);
 
 #endif

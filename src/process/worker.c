@@ -1,7 +1,9 @@
 /* A worker process: one libuv loop with the HTTP server on the inherited listening socket,
- * the MCP transport and core, and the downstream client. SIGTERM/SIGINT start a graceful
- * stop: /readyz turns 503, the listener closes, idle connections close, requests in flight
- * finish (up to shutdown_grace_ms), then the loop ends and the process exits 0. */
+ * the MCP transport and core, and the downstream client; when the master opened a separate
+ * admin listener (observability.metrics.port), a second HTTP server on it that only knows the
+ * admin routes. SIGTERM/SIGINT start a graceful stop: /readyz turns 503, the listeners close,
+ * idle connections close, requests in flight finish (up to shutdown_grace_ms), then the loop
+ * ends and the process exits 0. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +14,14 @@
 #include "common/log.h"
 #include "observability/worker_stats.h"
 #include "http/http_server.h"
+#include "mcp/admin_http.h"
 #include "mcp/http_transport.h"
 #include "mcp/mcp_server.h"
 #include "process/runtime.h"
 #include "upstream/upstream.h"
+
+#define MB_ADMIN_MAX_CONNECTIONS 256  /* operators and scrapers, not clients */
+#define MB_ADMIN_MAX_BODY_BYTES 1024  /* the admin routes take GET only */
 
 struct worker {
     uv_loop_t loop;
@@ -26,6 +32,9 @@ struct worker {
     struct mb_mcp_server *mcp;
     struct mb_http_transport *transport;
     struct mb_http_server *http;
+    struct mb_admin_http *admin;     /* the separate admin listener's routes, or NULL */
+    struct mb_http_server *admin_http;
+    unsigned draining_servers;       /* servers still draining after the stop signal */
     uv_signal_t sigterm, sigint;
     uv_timer_t grace;
     uv_timer_t publish;              /* republishes this worker's figures into its shared slot */
@@ -45,6 +54,12 @@ static void finish(struct worker *w)
         mb_http_server_destroy(w->http);
         w->http = NULL;
     }
+    if (w->admin_http) {
+        mb_http_server_destroy(w->admin_http);
+        w->admin_http = NULL;
+    }
+    mb_admin_http_destroy(w->admin); /* after its server: pending exchanges abort first */
+    w->admin = NULL;
     if (w->mcp) {
         mb_mcp_server_destroy(w->mcp);
         w->mcp = NULL;
@@ -108,6 +123,8 @@ static void on_publish(uv_timer_t *timer)
 static void on_drained(void *data)
 {
     struct worker *w = data;
+    if (--w->draining_servers > 0)
+        return;
     mb_info("worker", "drained; exiting");
     finish(w);
 }
@@ -130,10 +147,35 @@ static void on_stop_signal(uv_signal_t *sig, int signum)
             mb_http_server_connection_count(w->http), w->rt->config->shutdown_grace_ms);
     uv_timer_start(&w->grace, on_grace_expired, w->rt->config->shutdown_grace_ms, 0);
     mb_http_transport_drain(w->transport);
+    w->draining_servers = w->admin_http ? 2 : 1;
+    if (w->admin_http)
+        mb_http_server_shutdown(w->admin_http, on_drained, w);
     mb_http_server_shutdown(w->http, on_drained, w);
 }
 
-int mb_worker_main(struct mb_runtime *rt, int worker_id, int listen_fd, int ready_fd)
+/* The separate admin listener: plain limits of its own (no request bodies, few connections),
+ * the MCP listener's TLS when it has one. Returns 0 or -1 (logged). */
+static int start_admin_listener(struct worker *w, const struct mb_http_limits *mcp_limits, int admin_fd)
+{
+    const struct mb_config *cfg = w->rt->config;
+    struct mb_http_limits limits = *mcp_limits;
+    limits.max_body_bytes = MB_ADMIN_MAX_BODY_BYTES;
+    limits.max_connections = MB_ADMIN_MAX_CONNECTIONS;
+    w->admin = mb_admin_http_create(w->rt, w->gw, cfg->observability.admin_host);
+    w->admin_http = w->admin ? mb_http_server_create(&w->loop, &limits, mb_admin_http_on_request, w->admin) : NULL;
+    if (!w->admin_http) {
+        mb_error("worker", "could not set up the admin listener: out of memory");
+        return -1;
+    }
+    int err = mb_http_server_listen_fd(w->admin_http, admin_fd);
+    if (err) {
+        mb_error("worker", "cannot accept on the admin listening socket: %s", uv_strerror(err));
+        return -1;
+    }
+    return 0;
+}
+
+int mb_worker_main(struct mb_runtime *rt, int worker_id, int listen_fd, int admin_fd, int ready_fd)
 {
     int rc = 1;
     struct worker *w = calloc(1, sizeof *w);
@@ -189,6 +231,8 @@ int mb_worker_main(struct mb_runtime *rt, int worker_id, int listen_fd, int read
         mb_error("worker", "cannot accept on the listening socket: %s", uv_strerror(err));
         goto done;
     }
+    if (admin_fd >= 0 && start_admin_listener(w, &limits, admin_fd) != 0)
+        goto done;
     uv_signal_init(&w->loop, &w->sigterm);
     uv_signal_init(&w->loop, &w->sigint);
     w->sigterm.data = w->sigint.data = w;

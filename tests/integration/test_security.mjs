@@ -21,7 +21,14 @@ const AUD = 'mcpbridge-test';
 let idp, ds;
 const bridges = [];
 
+// /metrics is an admin route: with authentication on it needs a credential. The admin token
+// (observability.admin.token_env) is checked before the gateway, so reading the counters does
+// not move them.
+const ADMIN_TOKEN_ENV = 'MB_TEST_ADMIN_TOKEN';
+const ADMIN_TOKEN = 'security-test-metrics-reader-0123456789abcdef';
+
 before(async () => {
+  process.env[ADMIN_TOKEN_ENV] = ADMIN_TOKEN;
   [idp, ds] = await Promise.all([startIdp({ audience: AUD }), startDownstream()]);
 });
 
@@ -32,7 +39,8 @@ after(async () => {
 });
 
 async function bridge(extra, workers = 1) {
-  const b = await startBridge({ downstreamUrl: ds.url, extra, workers });
+  const b = await startBridge({ downstreamUrl: ds.url, workers,
+                               extra: { ...extra, observability: { admin: { token_env: ADMIN_TOKEN_ENV } } } });
   bridges.push(b);
   return b;
 }
@@ -96,7 +104,7 @@ function assertNoClientCredentialsDownstream(from) {
 
 /** The counters of /metrics as { name: value }. */
 async function metrics(b) {
-  const text = await (await fetch(`${b.base}/metrics`)).text();
+  const text = await (await fetch(`${b.base}/metrics`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
   return Object.fromEntries(text.split('\n').filter((l) => /^mcpbridge_\w+ /.test(l))
     .map((l) => [l.split(' ')[0], Number(l.split(' ')[1])]));
 }

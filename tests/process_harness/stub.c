@@ -13,6 +13,9 @@
 
 #include "common/log.h"
 #include "config/config.h"
+#include "observability/call_stats.h"
+#include "observability/capacity.h"
+#include "observability/worker_stats.h"
 #include "process/runtime.h"
 
 int mb_runtime_build(const char *config_path, int port_override, const struct mb_runtime *prev,
@@ -186,7 +189,7 @@ static void on_term(uv_signal_t *s, int sig)
     maybe_exit();
 }
 
-int mb_worker_main(struct mb_runtime *rt, int worker_id, int listen_fd, int ready_fd)
+int mb_worker_main(struct mb_runtime *rt, int worker_id, int listen_fd, int admin_fd, int ready_fd)
 {
     gen = rt->generation;
     const char *crash = getenv("STUB_CRASH_FILE"); /* while it exists, slot 1 exits 3 at once */
@@ -214,4 +217,19 @@ void mb_runtime_apply_logging(const struct mb_runtime *rt)
 {
     int l = mb_log_level_parse(rt->config->log_level);
     mb_log_setup(l < 0 ? MB_LOG_INFO : (enum mb_log_level)l, false);
+}
+
+/* The master's observability hooks: nothing to sample or announce in the harness. */
+void mb_runtime_audit_inventory(const struct mb_runtime *rt, const char *action) { (void)rt; (void)action; }
+void mb_capacity_sample(struct mb_capacity *c, const struct mb_capacity_input *in) { (void)c; (void)in; }
+bool mb_worker_stats_get(const struct mb_worker_stats *ws, int id, struct mb_worker_figures *f, int *pid)
+{
+    (void)ws; (void)id; (void)f; (void)pid;
+    return false;
+}
+void mb_call_stats_tool_totals(const struct mb_call_stats *cs, uint64_t *calls, uint64_t *sum_us)
+{
+    (void)cs;
+    *calls = 0;
+    *sum_us = 0;
 }

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "common/hmac.h"
 #include "config/config.h"
 #include "config/default_config.h"
 
@@ -546,6 +547,230 @@ static void test_workers(void **state)
     unsetenv("UVICORN_WORKERS");
 }
 
+/* Loads path expecting success; fails with the diagnostics otherwise. */
+static struct mb_config *load_ok(const char *path)
+{
+    struct mb_diags d;
+    mb_diags_init(&d);
+    struct mb_config *c = NULL;
+    if (mb_config_load(path, &c, &d) != 0)
+        fail_msg("%s", mb_diags_join(&d));
+    mb_diags_dispose(&d);
+    return c;
+}
+
+static void test_observability_defaults(void **state)
+{
+    free(write_file("spec.yaml", "openapi: 3.0.0\n"));
+    char *path = write_file("obs_min.yaml", "api: {openapi: {spec_file: spec.yaml}}\n");
+    struct mb_config *c = load_ok(path);
+    const struct mb_observability_config *o = &c->observability;
+    assert_true(o->metrics_enabled);
+    assert_string_equal(o->metrics_path, "/metrics");
+    assert_string_equal(o->admin_host, "127.0.0.1");
+    assert_int_equal(o->admin_port, 0);
+    assert_true(o->status_enabled);
+    assert_string_equal(o->status_path, "/status");
+    assert_null(o->admin_token_env);
+    assert_false(o->admin_token_set);
+    assert_string_equal(o->admin_scope, "mcpbridge:admin");
+    assert_true(o->admin_allow_loopback);
+    assert_true(o->cpu_threshold == 0.70);
+    assert_int_equal(o->sustain_seconds, 300);
+    assert_true(o->memory_pressure_pct == 10.0);
+    assert_true(o->network_ratio == 0.8);
+    assert_int_equal(o->link_speed_mbps, 0);
+    assert_true(o->connections_ratio == 0.8);
+    assert_int_equal(o->sample_interval_ms, 1000);
+    mb_config_destroy(c);
+    free(path);
+}
+
+static void test_observability_values(void **state)
+{
+    free(write_file("spec.yaml", "openapi: 3.0.0\n"));
+    static const char token[] = "an-admin-token-of-some-length-0123456789";
+    setenv("MB_TEST_ADMIN_TOKEN", token, 1);
+    char *path = write_file("obs_full.yaml",
+        "api: {openapi: {spec_file: spec.yaml}}\n"
+        "runtime: {server: {transport: {port: 8600, path: /rpc}}}\n"
+        "observability:\n"
+        "  metrics: {enabled: false, path: /ops/metrics, host: 0.0.0.0, port: 9464}\n"
+        "  status_page: {enabled: true, path: /ops/status}\n"
+        "  admin: {token_env: MB_TEST_ADMIN_TOKEN, scope: ops:read, allow_loopback: false}\n"
+        "  capacity: {cpu_threshold: 0.5, sustain_seconds: 60, memory_pressure_pct: 25, network_ratio: 1,\n"
+        "             link_speed_mbps: 10000, connections_ratio: 0.25, sample_interval_ms: 250}\n");
+    struct mb_config *c = load_ok(path);
+    unsetenv("MB_TEST_ADMIN_TOKEN");
+    const struct mb_observability_config *o = &c->observability;
+    assert_false(o->metrics_enabled);
+    assert_string_equal(o->metrics_path, "/ops/metrics");
+    assert_string_equal(o->admin_host, "0.0.0.0");
+    assert_int_equal(o->admin_port, 9464);
+    assert_true(o->status_enabled);
+    assert_string_equal(o->status_path, "/ops/status");
+    assert_string_equal(o->admin_token_env, "MB_TEST_ADMIN_TOKEN");
+    assert_true(o->admin_token_set);
+    uint8_t digest[MB_HMAC_SHA256_LEN];
+    assert_int_equal(mb_sha256(token, strlen(token), digest), 0);
+    assert_memory_equal(o->admin_token_sha256, digest, sizeof digest);
+    assert_string_equal(o->admin_scope, "ops:read");
+    assert_false(o->admin_allow_loopback);
+    assert_true(o->cpu_threshold == 0.5);
+    assert_int_equal(o->sustain_seconds, 60);
+    assert_true(o->memory_pressure_pct == 25.0);
+    assert_true(o->network_ratio == 1.0);
+    assert_int_equal(o->link_speed_mbps, 10000);
+    assert_true(o->connections_ratio == 0.25);
+    assert_int_equal(o->sample_interval_ms, 250);
+    /* the token is nowhere in the loaded tree: only the variable's name */
+    char *dump = json_dumps(c->root, 0);
+    assert_null(strstr(dump, token));
+    assert_non_null(strstr(dump, "MB_TEST_ADMIN_TOKEN"));
+    free(dump);
+    mb_config_destroy(c);
+    free(path);
+}
+
+static void test_observability_errors(void **state)
+{
+    free(write_file("spec.yaml", "openapi: 3.0.0\n"));
+    unsetenv("MB_TEST_UNSET_TOKEN");
+    setenv("MB_TEST_EMPTY_TOKEN", "", 1);
+    char *path = write_file("obs_bad.yaml",
+        "api: {openapi: {spec_file: spec.yaml}}\n"          /* 1 */
+        "runtime:\n"                                        /* 2 */
+        "  server: {transport: {port: 8600, path: /mcp}}\n" /* 3 */
+        "observability:\n"                                  /* 4 */
+        "  metrics:\n"                                      /* 5 */
+        "    path: metrics\n"                               /* 6 */
+        "    host: \"\"\n"                                  /* 7 */
+        "    port: 8600\n"                                  /* 8 */
+        "    prot: 9\n"                                     /* 9 */
+        "  status_page:\n"                                  /* 10 */
+        "    path: /healthz\n"                              /* 11 */
+        "    enabled: yes\n"                                /* 12 */
+        "  admin:\n"                                        /* 13 */
+        "    token_env: MB_TEST_UNSET_TOKEN\n"              /* 14 */
+        "    scope: \"two words\"\n"                        /* 15 */
+        "    allow_loopback: 1\n"                           /* 16 */
+        "  capacity:\n"                                     /* 17 */
+        "    cpu_threshold: 0\n"                            /* 18 */
+        "    sustain_seconds: 0\n"                          /* 19 */
+        "    memory_pressure_pct: 101\n"                    /* 20 */
+        "    network_ratio: 1.5\n"                          /* 21 */
+        "    link_speed_mbps: -1\n"                         /* 22 */
+        "    connections_ratio: \"0.5\"\n"                  /* 23 */
+        "    sample_interval_ms: 50\n");                    /* 24 */
+    struct mb_diags d;
+    mb_diags_init(&d);
+    struct mb_config *c = NULL;
+    assert_int_equal(mb_config_load(path, &c, &d), -1);
+    assert_null(c);
+    expect_diag(&d, "observability.metrics.path: expected an absolute URL path", 6);
+    expect_diag(&d, "observability.metrics.host: the host is empty", 7);
+    expect_diag(&d, "observability.metrics.port: 8600 is the MCP listener's port", 8);
+    expect_diag(&d, "observability.metrics: unknown key \"prot\"", 5);
+    expect_diag(&d, "observability.status_page.path: \"/healthz\" is a health endpoint's path", 11);
+    expect_diag(&d, "observability.status_page.enabled: expected true or false", 12);
+    expect_diag(&d, "observability.admin.token_env: the environment variable MB_TEST_UNSET_TOKEN is not set", 14);
+    expect_diag(&d, "observability.admin.scope: \"two words\" is not a valid scope", 15);
+    expect_diag(&d, "observability.admin.allow_loopback: expected true or false", 16);
+    expect_diag(&d, "observability.capacity.cpu_threshold: 0 is out of range (above 0, at most 1)", 18);
+    expect_diag(&d, "observability.capacity.sustain_seconds: 0 is out of range", 19);
+    expect_diag(&d, "observability.capacity.memory_pressure_pct: 101 is out of range (above 0, at most 100)", 20);
+    expect_diag(&d, "observability.capacity.network_ratio: 1.5 is out of range", 21);
+    expect_diag(&d, "observability.capacity.link_speed_mbps: -1 is out of range", 22);
+    expect_diag(&d, "observability.capacity.connections_ratio: expected a number above 0", 23);
+    expect_diag(&d, "observability.capacity.sample_interval_ms: 50 is out of range", 24);
+    assert_int_equal(d.count, 16);
+    mb_diags_dispose(&d);
+    free(path);
+
+    /* collisions with the MCP path, each other and the metadata; a bad or empty token_env */
+    path = write_file("obs_bad2.yaml",
+        "api: {openapi: {spec_file: spec.yaml}}\n"                          /* 1 */
+        "runtime: {server: {transport: {path: /rpc}}}\n"                    /* 2 */
+        "observability:\n"                                                  /* 3 */
+        "  metrics: {path: /rpc, port: 70000}\n"                            /* 4 */
+        "  status_page: {path: /.well-known/status}\n"                      /* 5 */
+        "  admin: {token_env: \"${MB_TEST_EMPTY_TOKEN:-not a name}\"}\n"    /* 6 */
+        "  capacity: []\n"                                                  /* 7 */
+        "  tracing: {}\n");                                                 /* 8 */
+    assert_int_equal(mb_config_load(path, &c, &d), -1);
+    expect_diag(&d, "observability.metrics.path: \"/rpc\" is the MCP endpoint's path", 4);
+    expect_diag(&d, "observability.metrics.port: 70000 is out of range (0 to 65535)", 4);
+    expect_diag(&d, "observability.status_page.path: paths under /.well-known/ are reserved", 5);
+    expect_diag(&d, "observability.admin.token_env: \"not a name\" is not an environment variable name", 6);
+    expect_diag(&d, "observability.capacity: expected an object, got an array", 7);
+    assert_int_equal(d.count, 5);
+    mb_diags_dispose(&d);
+    free(path);
+
+    path = write_file("obs_bad3.yaml",
+        "api: {openapi: {spec_file: spec.yaml}}\n"
+        "observability:\n"
+        "  metrics: {path: /ops}\n"
+        "  status_page: {path: /ops}\n"
+        "  admin: {token_env: MB_TEST_EMPTY_TOKEN}\n");
+    assert_int_equal(mb_config_load(path, &c, &d), -1);
+    expect_diag(&d, "observability.status_page.path: \"/ops\" is also observability.metrics.path", 4);
+    expect_diag(&d, "observability.admin.token_env: the environment variable MB_TEST_EMPTY_TOKEN is empty", 5);
+    assert_int_equal(d.count, 2);
+    mb_diags_dispose(&d);
+    free(path);
+    unsetenv("MB_TEST_EMPTY_TOKEN");
+
+    /* a disabled route's path may equal the other's */
+    path = write_file("obs_ok.yaml",
+        "api: {openapi: {spec_file: spec.yaml}}\n"
+        "observability: {metrics: {path: /ops, enabled: false}, status_page: {path: /ops}}\n");
+    c = load_ok(path);
+    assert_false(c->observability.metrics_enabled);
+    mb_config_destroy(c);
+    free(path);
+}
+
+static void test_observability_warnings(void **state)
+{
+    free(write_file("spec.yaml", "openapi: 3.0.0\n"));
+    setenv("MB_TEST_SHORT_TOKEN", "short", 1);
+    char *path = write_file("obs_warn.yaml",
+        "api: {openapi: {spec_file: spec.yaml}}\n"
+        "observability:\n"
+        "  metric: {}\n"
+        "  admin: {allow_loopback: false}\n");
+    struct mb_diags d;
+    mb_diags_init(&d);
+    struct mb_config *c = NULL;
+    int rc;
+    char *err = capture_stderr(mb_config_load, path, &c, &d, &rc);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(err, ":3: observability.metric: unknown key \"metric\" in observability"));
+    assert_non_null(strstr(err, ":4: observability.admin.allow_loopback: false, and neither "
+                                "observability.admin.token_env nor security.authentication is configured"));
+    free(err);
+    mb_config_destroy(c);
+    free(path);
+    /* a short token works, with a warning that never shows the token */
+    path = write_file("obs_warn2.yaml",
+        "api: {openapi: {spec_file: spec.yaml}}\n"
+        "observability:\n"
+        "  admin: {token_env: MB_TEST_SHORT_TOKEN}\n");
+    err = capture_stderr(mb_config_load, path, &c, &d, &rc);
+    assert_int_equal(rc, 0);
+    assert_true(c->observability.admin_token_set);
+    assert_non_null(strstr(err, ":3: observability.admin.token_env: the token in MB_TEST_SHORT_TOKEN has 5 "
+                                "characters"));
+    assert_null(strstr(err, "short\n"));
+    assert_null(strstr(err, "\"short\""));
+    free(err);
+    mb_config_destroy(c);
+    mb_diags_dispose(&d);
+    free(path);
+    unsetenv("MB_TEST_SHORT_TOKEN");
+}
+
 static void test_embedded_default(void **state)
 {
     char root[4096];
@@ -599,6 +824,10 @@ int main(void)
         cmocka_unit_test(test_env_substitution),
         cmocka_unit_test(test_workers),
         cmocka_unit_test(test_embedded_default),
+        cmocka_unit_test(test_observability_defaults),
+        cmocka_unit_test(test_observability_values),
+        cmocka_unit_test(test_observability_errors),
+        cmocka_unit_test(test_observability_warnings),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
