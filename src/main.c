@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cli/capacity_cmd.h"
+#include "cli/commands.h"
 #include "common/diag.h"
 #include "common/log.h"
 #include "mcp/mcp_server.h"
@@ -172,8 +173,18 @@ int main(int argc, char **argv)
         printf("mcpbridge %s\n", MB_VERSION);
         return 0;
     }
-    if (strcmp(command, "capacity") == 0)
-        return mb_cli_capacity(argc - 1, argv + 1);
+    static const struct {
+        const char *name;
+        int (*run)(int argc, char **argv);
+    } management[] = {
+        { "capacity", mb_cli_capacity },       { "init", mb_cli_init },
+        { "client", mb_cli_client },           { "sa-token", mb_cli_sa_token },
+        { "doctor", mb_cli_doctor },           { "openapi-gen", mb_cli_openapi_gen },
+        { "export", mb_cli_export },
+    };
+    for (size_t i = 0; i < sizeof management / sizeof management[0]; i++)
+        if (strcmp(command, management[i].name) == 0)
+            return management[i].run(argc - 1, argv + 1);
     struct cli cli;
     if (parse_options(argc - 1, argv + 1, &cli) != 0)
         return 2;

@@ -6,7 +6,8 @@
 #   object parsed (Node + the `yaml` package from tests/node_modules) and the cross-file
 #   invariants checked (probes, drain timings, security contexts, selectors, HPA, PDB, Secret
 #   keys behind every ${VAR} of the config); the ConfigMap's config through `mcpbridge check`,
-#   and refused with the Secret's unedited example values;
+#   refused with the Secret's unedited example values, and served on loopback ports (probes,
+#   the token-protected metrics port, authentication and the Host guard as in the pod);
 # - Dockerfile and .dockerignore: build packages = install-deps.sh's C build dependencies,
 #   runtime packages = what `ldd` of the built binary needs, COPY sources present and not
 #   ignored, numeric non-root USER = the pod's runAsUser, CMD = the pod's args, EXPOSE = ports;
@@ -31,6 +32,8 @@ doc_default() {
 need systemd-analyze systemd
 need readelf binutils
 need dpkg-query dpkg
+need pgrep procps
+need curl curl
 
 # --- systemd ---------------------------------------------------------------------------------
 mapfile -t unit_lines < "$unit_file"
@@ -270,10 +273,8 @@ fs.writeFileSync(path.join(out, 'env.good'), good.join('\n') + '\n');
 fs.writeFileSync(path.join(out, 'env.example'), example.join('\n') + '\n');
 fs.writeFileSync(path.join(out, 'facts'), [
   `image=${c.image}`, `run_as_user=${psc.runAsUser}`, `args=${JSON.stringify(c.args)}`,
-  `config_dir=${path.dirname(configPath)}`, `config_file=${path.basename(configPath)}`,
-  `port_mcp=${ports.mcp}`, `port_metrics=${ports.metrics}`, `prestop_binary=${preStopBinary}`,
-  `prestop_seconds=${preStopSeconds}`, `grace=${grace}`, `termination=${pod.terminationGracePeriodSeconds}`,
-  `min_replicas=${hpa.spec.minReplicas}`, `admin_env=${obs.admin.token_env}`, `service=${svc.metadata.name}`,
+  `config_file=${path.basename(configPath)}`, `port_mcp=${ports.mcp}`, `port_metrics=${ports.metrics}`,
+  `prestop_binary=${preStopBinary}`, `admin_env=${obs.admin.token_env}`, `service=${svc.metadata.name}`,
 ].join('\n') + '\n');
 JS
 declare -A fact
@@ -399,7 +400,7 @@ while IFS= read -r line; do
 done <<<"$(ldd "$MCPBRIDGE")"
 [ ${#path_of[@]} -gt 0 ] || fail "ldd lists no libraries for $MCPBRIDGE"
 paths=("${path_of[@]}" ${fact[prestop_binary]})
-mapfile -t reals < <(realpath "${paths[@]}")
+mapfile -t reals < <(realpath -m "${paths[@]}")
 candidates=()
 for i in "${!paths[@]}"; do
   real_of[${paths[$i]}]=${reals[$i]}
