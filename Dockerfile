@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # The mcpbridge image, in two stages: the build stage compiles with the C build dependencies of
 # scripts/install-deps.sh; the runtime stage is debian:bookworm-slim with only the shared
 # libraries the binary links, a non-root user and the binary. Configuration, the OpenAPI spec

@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <sched.h>
 #include <fnmatch.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -506,10 +507,35 @@ static void read_transport(struct mb_config_loader *L)
     }
 }
 
+/* The CPUs this process may use: online CPUs, narrowed by the affinity mask (taskset, cpusets)
+ * and by a cgroup v2 quota (/sys/fs/cgroup/cpu.max, rounded up), so the "cpu" and "ha"
+ * profiles size themselves to a container's share, not to the node. */
+static long usable_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0 && CPU_COUNT(&set) < n)
+        n = CPU_COUNT(&set);
+    FILE *f = fopen("/sys/fs/cgroup/cpu.max", "r");
+    if (f) {
+        char quota[32];
+        long long period = 0;
+        if (fscanf(f, "%31s %lld", quota, &period) == 2 && strcmp(quota, "max") != 0 && period > 0) {
+            long long q = atoll(quota);
+            long c = q > 0 ? (long)((q + period - 1) / period) : 0;
+            if (c > 0 && c < n)
+                n = c;
+        }
+        fclose(f);
+    }
+    return n;
+}
+
 /* Worker count from an integer or a profile name; -1 when invalid. */
 static int parse_workers(const char *s)
 {
-    long nproc = sysconf(_SC_NPROCESSORS_ONLN);
+    long nproc = usable_cpus();
     if (nproc < 1)
         nproc = 1;
     if (nproc > MAX_WORKERS)

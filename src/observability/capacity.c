@@ -741,22 +741,32 @@ static void sample_memory(struct sampler *sp, struct collect *co,
     s->mem_available_bytes = have_available ? available : 0;
 }
 
-static void sample_psi(struct sampler *sp, struct collect *co, const struct mb_capacity_input *in)
+/* Pressure stall information of the master's own cgroup (cgroup v2 "<x>.pressure" files: in
+ * a container that is the pod's pressure, not the node's), else the whole machine's
+ * /proc/pressure. */
+static void sample_psi(struct sampler *sp, struct collect *co, const struct mb_capacity_input *in, const char *own)
 {
     struct mb_capacity_snapshot *s = &sp->work;
     struct psi_file p;
-    if (read_under(co, in->proc_root, "pressure/cpu") && parse_psi(co->buf, &p)) {
+    char dir[PATH_CAP];
+    int n = snprintf(dir, sizeof dir, "%s/fs/cgroup%s", in->sys_root, own);
+    bool cgroup = own[0] && n > 0 && n < (int)sizeof dir && read_under(co, dir, "memory.pressure");
+    const char *root = cgroup ? dir : in->proc_root;
+    const char *cpu = cgroup ? "cpu.pressure" : "pressure/cpu";
+    const char *memory = cgroup ? "memory.pressure" : "pressure/memory";
+    const char *io = cgroup ? "io.pressure" : "pressure/io";
+    if (read_under(co, root, cpu) && parse_psi(co->buf, &p)) {
         s->psi_available = true;
         s->psi_cpu_some_avg10 = p.some10;
     }
-    if (read_under(co, in->proc_root, "pressure/memory") && parse_psi(co->buf, &p)) {
+    if (read_under(co, root, memory) && parse_psi(co->buf, &p)) {
         s->psi_available = true;
         sp->memory_psi_measured = p.some;
         s->psi_memory_some_avg10 = p.some10;
         s->psi_memory_some_avg60 = p.some60;
         s->psi_memory_full_avg10 = p.full10;
     }
-    if (read_under(co, in->proc_root, "pressure/io") && parse_psi(co->buf, &p)) {
+    if (read_under(co, root, io) && parse_psi(co->buf, &p)) {
         s->psi_available = true;
         s->psi_io_some_avg10 = p.some10;
     }
@@ -1067,7 +1077,7 @@ void mb_capacity_sample(struct mb_capacity *c, const struct mb_capacity_input *i
     double cpus = sample_cpu(sp, co, in, own, dt_s);
     double worker_seconds = sample_processes(sp, co, in, dt_s, cpus);
     sample_memory(sp, co, in, own);
-    sample_psi(sp, co, in);
+    sample_psi(sp, co, in, own);
     sample_network(sp, in, dt_s);
     update_rates(sp, in, dt_s, worker_seconds);
     decide(sp);
