@@ -512,6 +512,25 @@ static void log_arguments(struct mb_mcp_request *req, const json_t *args)
     free(masked);
 }
 
+/* Counts a state change of the call's circuit breaker (before -> now) in the instance's
+ * statistics. */
+static void count_circuit_change(struct mb_mcp_request *req, enum mb_circuit_state before)
+{
+    enum mb_circuit_state now = mb_circuit_state(req->srv->circuits, req->circuit_host);
+    if (now == before)
+        return;
+    static const enum mb_circuit_event entered[] = {
+        [MB_CIRCUIT_CLOSED] = MB_CIRCUIT_EVENT_CLOSED,
+        [MB_CIRCUIT_OPEN] = MB_CIRCUIT_EVENT_OPENED,
+        [MB_CIRCUIT_HALF_OPEN] = MB_CIRCUIT_EVENT_HALF_OPENED,
+    };
+    mb_call_stats_count_circuit(req->srv->rt->call_stats, entered[now]);
+    if (now == MB_CIRCUIT_OPEN)
+        mb_warn("tools", "circuit breaker for %s opened: too many downstream failures", req->circuit_host);
+    else if (now == MB_CIRCUIT_CLOSED)
+        mb_info("tools", "circuit breaker for %s closed: the probe call succeeded", req->circuit_host);
+}
+
 /* The downstream phases of one call (call_stats.h): connection set-up only when the call made
  * one, the exchange whenever an answer came, and the guard's own scanning time. */
 static void record_downstream(struct mb_mcp_request *req, const struct mb_upstream_response *resp)
@@ -542,7 +561,9 @@ static void on_done(void *data, const struct mb_upstream_response *resp)
     if (req->srv->circuits && req->circuit_host) {
         /* Transport failures and 5xx count against the host; a body the guard stopped does not. */
         bool ok = (resp->error == MB_UPSTREAM_OK || resp->error == MB_UPSTREAM_ESTOPPED) && resp->status < 500;
+        enum mb_circuit_state before = mb_circuit_state(req->srv->circuits, req->circuit_host);
         mb_circuit_record(req->srv->circuits, req->circuit_host, ok, now_ms(req));
+        count_circuit_change(req, before);
     }
     record_downstream(req, resp);
     struct mb_upstream_response guarded;
@@ -910,7 +931,13 @@ static struct mb_mcp_request *step_call(struct mb_mcp_request *req)
     if (srv->circuits) {
         req->circuit_host = url_host(built.url);
         uint64_t retry = 0;
-        if (req->circuit_host && !mb_circuit_allow(srv->circuits, req->circuit_host, now_ms(req), &retry)) {
+        enum mb_circuit_state before = req->circuit_host ? mb_circuit_state(srv->circuits, req->circuit_host)
+                                                         : MB_CIRCUIT_CLOSED;
+        bool allowed = !req->circuit_host || mb_circuit_allow(srv->circuits, req->circuit_host, now_ms(req), &retry);
+        if (req->circuit_host)
+            count_circuit_change(req, before);
+        if (!allowed) {
+            mb_call_stats_count_circuit(srv->rt->call_stats, MB_CIRCUIT_EVENT_REFUSED);
             mb_built_request_dispose(&built);
             mb_warn("tools", "%s: circuit open for %s; call refused", tool->name, req->circuit_host);
             req->outcome = MB_OUTCOME_DENIED;

@@ -71,6 +71,7 @@ struct mb_call_stats {
     size_t ntools;
     struct method_row methods[MB_METHOD_COUNT];
     struct phase_row phases[MB_PHASE_COUNT];
+    alignas(LINE) _Atomic uint64_t circuit[MB_CIRCUIT_EVENT_COUNT];
     struct tool_row tools[];
 };
 
@@ -359,6 +360,19 @@ static void put_histogram(struct writer *w, const char *name, const char *label,
 #define TOOL_BYTES "mcpbridge_tool_response_bytes_total"
 #define PHASE_DURATION "mcpbridge_phase_duration_seconds"
 
+void mb_call_stats_count_circuit(struct mb_call_stats *cs, enum mb_circuit_event event)
+{
+    if (cs && (unsigned)event < MB_CIRCUIT_EVENT_COUNT)
+        atomic_fetch_add_explicit(&cs->circuit[event], 1, memory_order_relaxed);
+}
+
+uint64_t mb_call_stats_circuit_total(const struct mb_call_stats *cs, enum mb_circuit_event event)
+{
+    if (!cs || (unsigned)event >= MB_CIRCUIT_EVENT_COUNT)
+        return 0;
+    return atomic_load_explicit(&((struct mb_call_stats *)cs)->circuit[event], memory_order_relaxed);
+}
+
 int mb_metrics_render_calls(const struct mb_call_stats *cs, struct mb_buf *out)
 {
     struct writer w = { out, 0 };
@@ -411,5 +425,21 @@ int mb_metrics_render_calls(const struct mb_call_stats *cs, struct mb_buf *out)
                "Time spent in each phase of a request (docs/internals/metrics.md lists the phases).");
     for (int p = 0; cs && p < MB_PHASE_COUNT; p++)
         put_histogram(&w, PHASE_DURATION, "phase", phase_names[p], &cs->phases[p].hist, le);
+
+    put_header(&w, "mcpbridge_circuit_refused_total", "counter",
+               "tools/call not sent because the downstream host's circuit breaker was open.");
+    if (cs) {
+        put_str(&w, "mcpbridge_circuit_refused_total");
+        put_value(&w, mb_call_stats_circuit_total(cs, MB_CIRCUIT_EVENT_REFUSED));
+    }
+    put_header(&w, "mcpbridge_circuit_transitions_total", "counter",
+               "Circuit breaker state changes in any worker, by the state entered.");
+    static const char *const entered[] = { NULL, "open", "half_open", "closed" };
+    for (int e = MB_CIRCUIT_EVENT_OPENED; cs && e < MB_CIRCUIT_EVENT_COUNT; e++) {
+        put_str(&w, "mcpbridge_circuit_transitions_total{to=\"");
+        put_str(&w, entered[e]);
+        put_str(&w, "\"}");
+        put_value(&w, mb_call_stats_circuit_total(cs, (enum mb_circuit_event)e));
+    }
     return w.rc;
 }

@@ -87,6 +87,18 @@ void mb_call_stats_record_phase(struct mb_call_stats *cs, enum mb_phase phase, u
 void mb_call_stats_record_tool(struct mb_call_stats *cs, size_t tool_index, enum mb_call_outcome outcome,
                                uint64_t us, uint64_t bytes);
 
+/* Circuit-breaker events (limits/circuit.h; breakers are per worker, these counters add up
+ * the instance): a call refused because its host's breaker was open, and state changes. */
+enum mb_circuit_event {
+    MB_CIRCUIT_EVENT_REFUSED,     /* a call not sent: the breaker was open (or its probe in flight) */
+    MB_CIRCUIT_EVENT_OPENED,      /* closed or half-open -> open */
+    MB_CIRCUIT_EVENT_HALF_OPENED, /* open -> half-open (a probe went out) */
+    MB_CIRCUIT_EVENT_CLOSED,      /* half-open -> closed (the probe succeeded) */
+    MB_CIRCUIT_EVENT_COUNT
+};
+void mb_call_stats_count_circuit(struct mb_call_stats *cs, enum mb_circuit_event event);
+uint64_t mb_call_stats_circuit_total(const struct mb_call_stats *cs, enum mb_circuit_event event);
+
 /* Readers: consistent enough for monitoring (each word read atomically, not the set). */
 void mb_call_stats_phase(const struct mb_call_stats *cs, enum mb_phase phase, struct mb_histogram *out);
 uint64_t mb_call_stats_method_total(const struct mb_call_stats *cs, int method_index, bool ok);
@@ -104,6 +116,7 @@ double mb_histogram_quantile(const struct mb_histogram *h, double q);
  *   mcpbridge_tool_call_duration_seconds{tool} (histogram: _bucket{le}, _sum, _count)
  *   mcpbridge_tool_response_bytes_total{tool}                              counter
  *   mcpbridge_phase_duration_seconds{phase} (histogram)
+ *   mcpbridge_circuit_refused_total, mcpbridge_circuit_transitions_total{to="open"|"half_open"|"closed"}
  * Tools that were never called are left out of the per-tool families (1000-tool specs).
  * Returns 0 or a buffer error. cs may be NULL (headers only). */
 int mb_metrics_render_calls(const struct mb_call_stats *cs, struct mb_buf *out);

@@ -208,6 +208,14 @@ test('circuit breaker: opens after min_requests failures, refuses without callin
       assert.notEqual(r.json.result.isError, true, r.text);
     }
     assert.equal(hits() - h0, 9);
+    // The instance's metrics tell the same story.
+    const m = await (await fetch(`${b.base}/metrics`)).text();
+    const v = (re) => { const x = m.match(re); assert.ok(x, `missing ${re}`); return Number(x[1]); };
+    assert.equal(v(/^mcpbridge_circuit_refused_total (\d+)$/m), 4);
+    assert.equal(v(/^mcpbridge_circuit_transitions_total\{to="open"\} (\d+)$/m), 2);
+    assert.equal(v(/^mcpbridge_circuit_transitions_total\{to="half_open"\} (\d+)$/m), 2);
+    assert.equal(v(/^mcpbridge_circuit_transitions_total\{to="closed"\} (\d+)$/m), 1);
+    assert.equal(v(/^mcpbridge_tool_calls_total\{tool="getItem",outcome="denied"\} (\d+)$/m), 3);
   } finally {
     ds.fail = 0;
   }

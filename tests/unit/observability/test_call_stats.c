@@ -109,23 +109,26 @@ static void value_text(const char *text, const char *series, char *dst, size_t c
     dst[n] = '\0';
 }
 
+#define NFAMILIES 7
 static const struct {
     const char *name, *type;
-} FAMILIES[5] = {
+} FAMILIES[NFAMILIES] = {
     { "mcpbridge_mcp_requests_total", "counter" },
     { "mcpbridge_tool_calls_total", "counter" },
     { "mcpbridge_tool_call_duration_seconds", "histogram" },
     { "mcpbridge_tool_response_bytes_total", "counter" },
     { "mcpbridge_phase_duration_seconds", "histogram" },
+    { "mcpbridge_circuit_refused_total", "counter" },
+    { "mcpbridge_circuit_transitions_total", "counter" },
 };
 
-/* Checks the exposition's structure: each of the five families has exactly one HELP followed
+/* Checks the exposition's structure: each of the families has exactly one HELP followed
  * by one TYPE of the right kind; every sample belongs to the family declared last (samples of a
  * family are contiguous and come after its TYPE); every sample line is "series value". Returns
  * the number of sample lines. */
 static size_t check_structure(const char *text)
 {
-    int help_seen[5] = { 0 }, type_seen[5] = { 0 };
+    int help_seen[NFAMILIES] = { 0 }, type_seen[NFAMILIES] = { 0 };
     int current = -1;
     size_t samples = 0;
     char line[2048];
@@ -138,7 +141,7 @@ static size_t check_structure(const char *text)
         p += n + 1;
         if (strncmp(line, "# HELP ", 7) == 0) {
             int f = -1;
-            for (int i = 0; i < 5; i++) {
+            for (int i = 0; i < NFAMILIES; i++) {
                 size_t len = strlen(FAMILIES[i].name);
                 if (strncmp(line + 7, FAMILIES[i].name, len) == 0 && line[7 + len] == ' ')
                     f = i;
@@ -151,7 +154,7 @@ static size_t check_structure(const char *text)
         }
         if (strncmp(line, "# TYPE ", 7) == 0) {
             int f = -1;
-            for (int i = 0; i < 5; i++) {
+            for (int i = 0; i < NFAMILIES; i++) {
                 char want[128];
                 snprintf(want, sizeof want, "# TYPE %s %s", FAMILIES[i].name, FAMILIES[i].type);
                 if (strcmp(line, want) == 0)
@@ -182,16 +185,16 @@ static size_t check_structure(const char *text)
             else
                 fail_msg("histogram sample without _bucket/_sum/_count: %s", line);
         }
-        assert_true(rest[0] == '{');
+        assert_true(rest[0] == '{' || rest[0] == ' '); /* labelled, or a family's one sample */
         const char *space = strrchr(line, ' ');
         assert_non_null(space);
-        assert_true(space[-1] == '}');
+        assert_true(rest[0] == ' ' ? space == rest : space[-1] == '}');
         char *end;
         strtod(space + 1, &end);
         assert_true(end != space + 1 && *end == '\0');
         samples++;
     }
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < NFAMILIES; i++) {
         assert_int_equal(help_seen[i], 1);
         assert_int_equal(type_seen[i], 1);
     }
@@ -380,7 +383,7 @@ static void test_render_empty_region(void **state)
     assert_non_null(cs);
     char *text = render(cs);
     /* methods x 2 outcomes + phases x (17 buckets + _sum + _count); no tool yet */
-    assert_int_equal(check_structure(text), MB_METHOD_COUNT * 2 + MB_PHASE_COUNT * 19);
+    assert_int_equal(check_structure(text), MB_METHOD_COUNT * 2 + MB_PHASE_COUNT * 19 + MB_CIRCUIT_EVENT_COUNT);
     static const char *const methods[MB_METHOD_COUNT] = MB_METHOD_NAMES;
     char series[256];
     for (int m = 0; m < MB_METHOD_COUNT; m++) {
@@ -423,11 +426,18 @@ static void test_render_values(void **state)
     mb_call_stats_record_tool(cs, 2, MB_OUTCOME_ERROR, 2500000, 0);
     mb_call_stats_record_phase(cs, MB_PHASE_GUARD, 1500);
     mb_call_stats_record_phase(cs, MB_PHASE_GUARD, 250);
+    mb_call_stats_count_circuit(cs, MB_CIRCUIT_EVENT_REFUSED);
+    mb_call_stats_count_circuit(cs, MB_CIRCUIT_EVENT_REFUSED);
+    mb_call_stats_count_circuit(cs, MB_CIRCUIT_EVENT_OPENED);
+    mb_call_stats_count_circuit(cs, MB_CIRCUIT_EVENT_COUNT); /* out of range: ignored */
 
     char *text = render(cs);
     size_t samples = check_structure(text);
-    /* + two called tools x (4 outcomes + 19 histogram lines + 1 bytes line) */
-    assert_int_equal(samples, MB_METHOD_COUNT * 2 + MB_PHASE_COUNT * 19 + 2 * 24);
+    /* + two called tools x (4 outcomes + 19 histogram lines + 1 bytes line) + the circuit lines */
+    assert_int_equal(samples, MB_METHOD_COUNT * 2 + MB_PHASE_COUNT * 19 + 2 * 24 + MB_CIRCUIT_EVENT_COUNT);
+    assert_int_equal(value_of(text, "mcpbridge_circuit_refused_total"), 2);
+    assert_int_equal(value_of(text, "mcpbridge_circuit_transitions_total{to=\"open\"}"), 1);
+    assert_int_equal(value_of(text, "mcpbridge_circuit_transitions_total{to=\"closed\"}"), 0);
 
     assert_int_equal(value_of(text, "mcpbridge_mcp_requests_total{method=\"tools/call\",outcome=\"ok\"}"), 2);
     assert_int_equal(value_of(text, "mcpbridge_mcp_requests_total{method=\"tools/call\",outcome=\"error\"}"), 0);
@@ -562,7 +572,7 @@ static void test_out_of_range_ignored(void **state)
     assert_int_equal(h.buckets[0], 0);
     char *text = render(cs);
     /* nothing counted anywhere: no tool series, every method and phase at zero */
-    assert_int_equal(check_structure(text), MB_METHOD_COUNT * 2 + MB_PHASE_COUNT * 19);
+    assert_int_equal(check_structure(text), MB_METHOD_COUNT * 2 + MB_PHASE_COUNT * 19 + MB_CIRCUIT_EVENT_COUNT);
     for (const char *p = strstr(text, "\n"); p; p = strstr(p + 1, "\n")) {
         if (p[1] == '#' || p[1] == '\0')
             continue;
@@ -596,8 +606,8 @@ static void test_null_safe(void **state)
 
     char *text = render(NULL); /* headers only */
     assert_int_equal(check_structure(text), 0);
-    assert_int_equal(count_lines(text, "# HELP "), 5);
-    assert_int_equal(count_lines(text, "# TYPE "), 5);
+    assert_int_equal(count_lines(text, "# HELP "), NFAMILIES);
+    assert_int_equal(count_lines(text, "# TYPE "), NFAMILIES);
     free(text);
 
     /* A catalog without tools still gets a region (method and phase counters). */
