@@ -39,6 +39,12 @@ static void usage(FILE *out)
             "  mcpbridge capacity --url URL [--json] [--token TOKEN]\n"
             "      A running server's capacity verdict and recommended worker count (GET URL/readyz).\n"
             "      Exit status 0 ok, 3 tune workers, 4 scale out, 1 error.\n"
+            "  mcpbridge init --spec FILE [--dir DIR] [--tls] [--mtls] [--port N] [--base-url URL] [--force] [--no-smoke]\n"
+            "      Make a ready profile (config, keys, a token, dev certificates) and smoke-check it.\n"
+            "  mcpbridge sa-token mint|list|rotate|remint-all --profile DIR [--name N] [--scopes a,b] [--lifetime 30d]\n"
+            "      Service-account tokens of a profile: mint, list, rotate the key, re-mint all.\n"
+            "  mcpbridge export --profile DIR --out DIR2 [--with-certs] [--with-secrets]\n"
+            "      A production bundle: config with ${VAR} secrets, systemd unit, Kubernetes overlay, Dockerfile.\n"
             "  mcpbridge version | help\n",
             MB_VERSION);
 }

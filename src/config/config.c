@@ -285,13 +285,15 @@ static const struct group groups[] = {
     { "/api/openapi", KEYS("spec_file", "base_url", "spec_name", "tool_name_max_length") },
     { "/runtime", KEYS("server", "http", "max_request_bytes", "middleware", "redis") },
     { "/runtime/server", KEYS("transport", "max_connections_per_worker", "max_header_bytes",
-                              "timeouts", "shutdown_grace_seconds", "workers", "session") },
+                              "timeouts", "shutdown_grace_seconds", "drain_delay_ms", "workers",
+                              "session", "sse") },
     { "/runtime/server/transport", KEYS("type", "host", "port", "path", "tls", "allowed_origins",
                                         "allowed_hosts") },
     { "/runtime/server/transport/tls", KEYS("certfile", "keyfile", "client_cafile",
                                             "require_client_cert") },
     { "/runtime/server/timeouts", KEYS("header_ms", "body_ms", "idle_ms") },
     { "/runtime/server/session", KEYS("secret", "ttl_seconds", "enabled") },
+    { "/runtime/server/sse", KEYS("replay_seconds", "max_stream_bytes", "max_worker_bytes") },
     { "/runtime/http", KEYS("base_url", "default_headers", "accept_encoding", "debug_raw", "tls",
                             "limits", "response_guard") },
     { "/runtime/http/tls", NULL },
@@ -452,6 +454,22 @@ static void read_api(struct mb_config_loader *L)
         free(http_url);
 }
 
+/* A server reachable from the network should authenticate its callers and encrypt: says which
+ * of the two is missing (after security and TLS are read). */
+static void warn_exposed(struct mb_config_loader *L)
+{
+    struct mb_config *c = L->cfg;
+    if (!c->host || !*c->host || is_loopback(c->host))
+        return;
+    bool auth = c->security.auth_enabled, tls = c->tls_certfile != NULL;
+    if (!auth || !tls)
+        WARN(L, "/runtime/server/transport/host",
+             "binding to \"%s\" makes the server reachable from the network without %s; turn %s on, "
+             "or use 127.0.0.1 behind a proxy that does it", c->host,
+             !auth && !tls ? "authentication or TLS" : !auth ? "authentication" : "TLS",
+             !auth && !tls ? "both" : "it");
+}
+
 static void read_transport(struct mb_config_loader *L)
 {
     struct mb_config *c = L->cfg;
@@ -464,10 +482,6 @@ static void read_transport(struct mb_config_loader *L)
     mb_cfg_get_string(L, "/runtime/server/transport/host", "127.0.0.1", &c->host);
     if (c->host && !*c->host)
         ERR(L, "/runtime/server/transport/host", "the host is empty");
-    else if (c->host && !is_loopback(c->host))
-        WARN(L, "/runtime/server/transport/host",
-             "binding to \"%s\" makes the server reachable from the network; turn on "
-             "authentication and TLS, or use 127.0.0.1 behind a proxy", c->host);
     long long port;
     mb_cfg_get_int(L, "/runtime/server/transport/port", 0, 65535, 8500, &port);
     c->port = (int)port;
@@ -572,6 +586,14 @@ static void read_server(struct mb_config_loader *L)
     long long grace;
     mb_cfg_get_int(L, "/runtime/server/shutdown_grace_seconds", 0, 3600, 10, &grace);
     c->shutdown_grace_ms = (unsigned)grace * 1000u;
+    mb_cfg_get_uint(L, "/runtime/server/drain_delay_ms", 0, 3600000, 0, &c->drain_delay_ms);
+    if (c->drain_delay_ms && c->drain_delay_ms >= c->shutdown_grace_ms) {
+        ERR(L, "/runtime/server/drain_delay_ms",
+            "%u ms is not shorter than shutdown_grace_seconds (%u s): the grace period counts from "
+            "the stop signal and includes the drain delay; raise shutdown_grace_seconds",
+            c->drain_delay_ms, c->shutdown_grace_ms / 1000u);
+        c->drain_delay_ms = 0;
+    }
 
     json_t *w = mb_cfg_lookup(L, "/runtime/server/workers");
     c->workers = 0;
@@ -595,6 +617,10 @@ static void read_server(struct mb_config_loader *L)
             "too short: use at least 16 characters (32 random bytes in hex is best)");
     mb_cfg_get_uint(L, "/runtime/server/session/ttl_seconds", 1, 31536000, 86400, &c->session_ttl_seconds);
     mb_cfg_get_bool(L, "/runtime/server/session/enabled", true, &c->sessions_enabled);
+    /* SSE resumability (docs/internals/shared-state.md): 0 s = no event ids, no replay. */
+    mb_cfg_get_uint(L, "/runtime/server/sse/replay_seconds", 0, 86400, 60, &c->sse_replay_seconds);
+    mb_cfg_get_uint(L, "/runtime/server/sse/max_stream_bytes", 1024, 1073741824, 1048576, &c->sse_max_stream_bytes);
+    mb_cfg_get_uint(L, "/runtime/server/sse/max_worker_bytes", 65536, 4294967295LL, 67108864, &c->sse_max_worker_bytes);
 
     mb_cfg_get_size(L, "/runtime/max_request_bytes", 256, 104857600, 10240, &c->max_request_bytes);
     if (c->max_request_bytes > PROD_REQUEST_WARN)
@@ -929,6 +955,7 @@ static int build(const char *source, struct mb_doc *doc, const char *base_dir,
     read_identity(&L);
     mb_config_read_security(&L, &c->security);
     mb_config_read_observability(&L, &c->observability);
+    warn_exposed(&L);
     if (L.errors == 0)
         rc = 0;
 done:
