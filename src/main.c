@@ -4,7 +4,8 @@
  *   stdio  --config FILE                                          one client on stdin/stdout
  *   check  --config FILE                                          validate config, spec, prompts
  *   tools  --spec FILE [--json] [--all-methods] [--base-url URL]  print the generated tools
- *   capacity --url URL [--json] [--token TOKEN]                   a running server's capacity report */
+ *   capacity --url URL [--json] [--token TOKEN]                   a running server's capacity report
+ *   init | client | sa-token | doctor | openapi-gen | export        management (src/cli/, docs/cli.md) */
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
@@ -43,6 +44,14 @@ static void usage(FILE *out)
             "      Make a ready profile (config, keys, a token, dev certificates) and smoke-check it.\n"
             "  mcpbridge sa-token mint|list|rotate|remint-all --profile DIR [--name N] [--scopes a,b] [--lifetime 30d]\n"
             "      Service-account tokens of a profile: mint, list, rotate the key, re-mint all.\n"
+            "  mcpbridge client --url URL (--list | --tool NAME [--args JSON|@FILE]) [--token T]\n"
+            "                   [--header 'Name: value']... [--json] [--timeout SECONDS] [--verbose]\n"
+            "      A small MCP client: list a server's tools or call one.\n"
+            "      Exit status 0 ok, 1 the tool or server returned an error, 3 connection or HTTP failure.\n"
+            "  mcpbridge doctor --config FILE [--json]\n"
+            "      Check TLS files, the downstream, the identity provider, clock, open files, ports, Redis.\n"
+            "  mcpbridge openapi-gen CATALOG.json [--out FILE] [--base-url URL] [--title T]\n"
+            "      Convert an OpenEdge JSDO catalog to OpenAPI 3.0.3 (YAML when FILE ends in .yaml/.yml).\n"
             "  mcpbridge export --profile DIR --out DIR2 [--with-certs] [--with-secrets]\n"
             "      A production bundle: config with ${VAR} secrets, systemd unit, Kubernetes overlay, Dockerfile.\n"
             "  mcpbridge version | help\n",

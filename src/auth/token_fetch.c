@@ -8,7 +8,14 @@
  * completes, every waiter of its entry is delivered from the completion callback, from one
  * local copy of the token. Everything secret we hold (client secret, cached tokens, result
  * copies, the form body and Basic header while they are built) is wiped before it is freed;
- * upstream calls are marked sensitive so upstream wipes its copies too. */
+ * upstream calls are marked sensitive so upstream wipes its copies too.
+ *
+ * With a shared cache attached, an entry about to send an HTTP request first asks the shared
+ * cache (it stays FETCHING, so later requests coalesce on it as usual) and holds a wiped-later
+ * copy of what the request needs (struct tf_pending) until the answer: a usable token there
+ * makes it READY without a request, anything else sends the request. Values in the shared cache
+ * are sealed with AES-256-GCM: version byte | nonce (12) | ciphertext of (expiry, unix ms, 8
+ * bytes big endian | token) | tag (16), with the lookup key as associated data. */
 #include "auth/token_fetch.h"
 
 #include "common/base64.h"
@@ -20,10 +27,12 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define TF_DEFAULT_EXPIRES_IN 300u
 #define TF_DEFAULT_SKEW 30u
@@ -38,6 +47,10 @@
 #define TF_ERR_MAX 160
 #define TF_LOG_URL_MAX 200
 #define TF_GRANT_EXCHANGE "urn:ietf:params:oauth:grant-type:token-exchange"
+#define TF_SEAL_VERSION 1
+#define TF_NONCE_LEN 12
+#define TF_TAG_LEN 16
+#define TF_SHARED_KEY_LEN 64            /* hex digits of the lookup key */
 
 struct req_list {
     struct mb_token_request *head, *tail;
@@ -57,6 +70,15 @@ struct mb_token_request {
 
 enum entry_state { E_FETCHING, E_READY, E_FAILED };
 
+/* What the HTTP request of an entry needs while the shared cache is asked first (our copies;
+ * the subject is wiped when this is freed). */
+struct tf_pending {
+    enum mb_token_kind kind;
+    char *subject;
+    size_t subject_len;
+    char *audience, *scope, *resource;
+};
+
 struct tf_entry {
     struct mb_token_fetcher *f;
     unsigned char key[32];
@@ -70,6 +92,8 @@ struct tf_entry {
     char error[TF_ERR_MAX];             /* FAILED */
     struct req_list waiters;            /* FETCHING */
     struct mb_upstream_call *call;      /* FETCHING */
+    struct tf_pending *pending;         /* FETCHING: the shared cache is being asked */
+    char shared_key[TF_SHARED_KEY_LEN + 1]; /* the lookup key in the shared cache ("" without one) */
 };
 
 struct mb_token_fetcher {
@@ -90,6 +114,9 @@ struct mb_token_fetcher {
     unsigned depth;
     bool destroy_requested;
     bool closed;
+    const struct mb_token_shared_cache *shared;  /* NULL: no shared cache */
+    void *shared_cache;
+    unsigned char seal_key[32];          /* AES-256-GCM key for shared values; wiped at destroy */
     char log_url[TF_LOG_URL_MAX + 1];
 };
 
@@ -358,6 +385,7 @@ static void entry_remove(struct mb_token_fetcher *f, struct tf_entry *e)
     lru_unlink(f, e);
     entry_clear_token(e);
     OPENSSL_cleanse(e->key, sizeof e->key);
+    OPENSSL_cleanse(e->shared_key, sizeof e->shared_key);
     free(e);
     f->stats.entries--;
 }
@@ -573,6 +601,149 @@ done:
     return rc;
 }
 
+/* --- the shared cache --------------------------------------------------------------------------- */
+
+static uint64_t unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* The lookup key: hex SHA-256 over a label, the token endpoint, the client id and the local
+ * cache key, so two token endpoints (or clients) never share entries. 0 or -1. */
+static int make_shared_key(const struct mb_token_fetcher *f, const unsigned char key[32],
+                           char out[TF_SHARED_KEY_LEN + 1])
+{
+    static const char label[] = "mcpbridge token cache v1";
+    const char *client = f->opts.client_id ? f->opts.client_id : "";
+    unsigned char md[32];
+    unsigned int n = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int rc = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+             EVP_DigestUpdate(ctx, label, sizeof label) == 1 &&
+             EVP_DigestUpdate(ctx, f->opts.token_url, strlen(f->opts.token_url) + 1) == 1 &&
+             EVP_DigestUpdate(ctx, client, strlen(client) + 1) == 1 && EVP_DigestUpdate(ctx, key, 32) == 1 &&
+             EVP_DigestFinal_ex(ctx, md, &n) == 1 && n == 32 ? 0 : -1;
+    EVP_MD_CTX_free(ctx);
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[TF_SHARED_KEY_LEN] = '\0';
+    return rc;
+}
+
+/* Seals (expiry, token) for the shared cache under the fetcher's key with aad as associated
+ * data. Returns the malloc'd blob and its length, or NULL. */
+static unsigned char *seal(const struct mb_token_fetcher *f, const char *aad, const char *token, size_t len,
+                           uint64_t expires_ms, size_t *out_len)
+{
+    size_t plain_len = 8 + len;
+    size_t total = 1 + TF_NONCE_LEN + plain_len + TF_TAG_LEN;
+    unsigned char *plain = malloc(plain_len), *blob = malloc(total);
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    int n = 0, m = 0;
+    bool ok = plain && blob && ctx;
+    if (ok) {
+        for (int i = 0; i < 8; i++)
+            plain[i] = (unsigned char)(expires_ms >> (56 - 8 * i));
+        memcpy(plain + 8, token, len);
+        blob[0] = TF_SEAL_VERSION;
+        unsigned char *nonce = blob + 1, *ct = blob + 1 + TF_NONCE_LEN;
+        ok = RAND_bytes(nonce, TF_NONCE_LEN) == 1 &&
+             EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1 &&
+             EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, TF_NONCE_LEN, NULL) == 1 &&
+             EVP_EncryptInit_ex(ctx, NULL, NULL, f->seal_key, nonce) == 1 &&
+             EVP_EncryptUpdate(ctx, NULL, &n, (const unsigned char *)aad, (int)strlen(aad)) == 1 &&
+             EVP_EncryptUpdate(ctx, ct, &n, plain, (int)plain_len) == 1 &&
+             EVP_EncryptFinal_ex(ctx, ct + n, &m) == 1 && (size_t)(n + m) == plain_len &&
+             EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TF_TAG_LEN, ct + plain_len) == 1;
+    }
+    EVP_CIPHER_CTX_free(ctx);
+    if (plain)
+        wipe_free((char *)plain, plain_len);
+    if (!ok) {
+        free(blob);
+        return NULL;
+    }
+    *out_len = total;
+    return blob;
+}
+
+/* Opens a sealed value: 0 with *token (malloc'd, NUL-terminated, the caller wipes it) and
+ * *expires_ms, or -1 (wrong version, length, key, associated data or a tampered byte). */
+static int unseal(const struct mb_token_fetcher *f, const char *aad, const unsigned char *blob, size_t total,
+                  char **token, size_t *token_len, uint64_t *expires_ms)
+{
+    *token = NULL;
+    if (total < 1 + TF_NONCE_LEN + 8 + 1 + TF_TAG_LEN || total > 1 + TF_NONCE_LEN + 8 + TF_MAX_TOKEN + TF_TAG_LEN ||
+        blob[0] != TF_SEAL_VERSION)
+        return -1;
+    size_t plain_len = total - 1 - TF_NONCE_LEN - TF_TAG_LEN;
+    const unsigned char *nonce = blob + 1, *ct = blob + 1 + TF_NONCE_LEN;
+    unsigned char tag[TF_TAG_LEN];
+    memcpy(tag, ct + plain_len, TF_TAG_LEN);
+    unsigned char *plain = malloc(plain_len + 1);
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    int n = 0, m = 0;
+    bool ok = plain && ctx && EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1 &&
+              EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, TF_NONCE_LEN, NULL) == 1 &&
+              EVP_DecryptInit_ex(ctx, NULL, NULL, f->seal_key, nonce) == 1 &&
+              EVP_DecryptUpdate(ctx, NULL, &n, (const unsigned char *)aad, (int)strlen(aad)) == 1 &&
+              EVP_DecryptUpdate(ctx, plain, &n, ct, (int)plain_len) == 1 &&
+              EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TF_TAG_LEN, tag) == 1 &&
+              EVP_DecryptFinal_ex(ctx, plain + n, &m) == 1 && (size_t)(n + m) == plain_len;
+    EVP_CIPHER_CTX_free(ctx);
+    if (ok) {
+        uint64_t e = 0;
+        for (int i = 0; i < 8; i++)
+            e = (e << 8) | plain[i];
+        size_t tl = plain_len - 8;
+        ok = token_usable((const char *)plain + 8, tl);
+        if (ok) {
+            memmove(plain, plain + 8, tl);
+            plain[tl] = '\0';
+            *token = (char *)plain;
+            *token_len = tl;
+            *expires_ms = e;
+            plain = NULL;
+        }
+    }
+    if (plain)
+        wipe_free((char *)plain, plain_len + 1);
+    return ok ? 0 : -1;
+}
+
+/* Puts a token obtained from the endpoint into the shared cache, for its life minus the skew
+ * (the same margin the local cache keeps). */
+static void shared_store(struct mb_token_fetcher *f, struct tf_entry *e, const char *token, size_t len,
+                         uint64_t life_ms)
+{
+    uint64_t skew = (uint64_t)f->opts.skew_seconds * 1000u;
+    if (!f->shared || !e->shared_key[0] || life_ms <= skew + 1000u)
+        return;
+    size_t blob_len = 0;
+    unsigned char *blob = seal(f, e->shared_key, token, len, unix_ms() + life_ms, &blob_len);
+    if (!blob)
+        return;
+    f->shared->set(f->shared_cache, e->shared_key, blob, blob_len, (unsigned)((life_ms - skew) / 1000u));
+    f->stats.shared_stores++;
+    free(blob); /* ciphertext: nothing to wipe */
+}
+
+static void pending_free(struct tf_pending *p)
+{
+    if (!p)
+        return;
+    wipe_free(p->subject, p->subject_len);
+    free(p->audience);
+    free(p->scope);
+    free(p->resource);
+    free(p);
+}
+
 static void on_http_done(void *data, const struct mb_upstream_response *resp)
 {
     struct tf_entry *e = data;
@@ -595,6 +766,8 @@ static void on_http_done(void *data, const struct mb_upstream_response *resp)
         e->state = E_READY;
         e->until_ms = e->token && life > skew ? now + life - skew : now;  /* else: not reused */
         mb_debug("auth", "token endpoint %s: token obtained, valid %u s", f->log_url, expires_in);
+        if (e->token)
+            shared_store(f, e, token, token_len, life);
     } else {
         f->stats.failures++;
         e->state = E_FAILED;
@@ -710,6 +883,93 @@ done:
     return rc;
 }
 
+/* The shared cache answered for e (a miss: value NULL). A usable token makes e READY and
+ * answers its waiters; anything else sends the HTTP request the lookup stood for. */
+static void on_shared_answer(void *ctx, const void *value, size_t len, int error)
+{
+    struct tf_entry *e = ctx;
+    struct mb_token_fetcher *f = e->f;
+    struct tf_pending *p = e->pending;
+    e->pending = NULL;
+    enter(f);
+    char *token = NULL;
+    size_t token_len = 0;
+    uint64_t expires_ms = 0, now_unix = unix_ms();
+    uint64_t skew = (uint64_t)f->opts.skew_seconds * 1000u;
+    if (!error && value && unseal(f, e->shared_key, value, len, &token, &token_len, &expires_ms) == 0 &&
+        expires_ms > now_unix + skew) {
+        f->stats.shared_hits++;
+        e->token = token;
+        e->token_len = token_len;
+        e->state = E_READY;
+        e->until_ms = uv_now(f->loop) + (expires_ms - now_unix) - skew;
+        mb_debug("auth", "token endpoint %s: token found in the shared cache, valid %llu s", f->log_url,
+                 (unsigned long long)((expires_ms - now_unix) / 1000u));
+        list_move_all(&e->waiters, &f->firing);
+        struct mb_token_request *r;
+        while ((r = f->firing.head))
+            deliver(r, e->token, e->token_len, NULL);
+        pending_free(p);
+        evict(f);
+        leave(f);
+        return;
+    }
+    if (token)
+        wipe_free(token, token_len);
+    if (value && !error)
+        mb_debug("auth", "token endpoint %s: a shared-cache value did not open or is too old; fetching",
+                 f->log_url);
+    char msg[TF_ERR_MAX];
+    if (start_http(f, e, p->kind, p->subject, p->subject_len, p->audience, p->scope, p->resource, msg,
+                   sizeof msg) != 0) {
+        f->stats.failures++;
+        e->state = E_FAILED;
+        e->until_ms = uv_now(f->loop) + f->opts.failure_backoff_ms;
+        snprintf(e->error, sizeof e->error, "%s", msg);
+        list_move_all(&e->waiters, &f->firing);
+        struct mb_token_request *r;
+        while ((r = f->firing.head))
+            deliver(r, NULL, 0, msg);
+    }
+    pending_free(p);
+    leave(f);
+}
+
+static int copy_str(const char *in, char **out)
+{
+    *out = in ? strdup(in) : NULL;
+    return in && !*out ? -ENOMEM : 0;
+}
+
+/* Obtains a token for e (FETCHING, its first waiter queued): from the shared cache when there is
+ * one (the answer comes later), else by the HTTP request at once. Returns 0, or what start_http
+ * returns (err filled). */
+static int begin_fetch(struct mb_token_fetcher *f, struct tf_entry *e, enum mb_token_kind kind,
+                       const char *subject, size_t subject_len, const char *audience, const char *scope,
+                       const char *resource, char *err, size_t errcap)
+{
+    if (f->shared && (e->shared_key[0] || make_shared_key(f, e->key, e->shared_key) == 0)) {
+        struct tf_pending *p = calloc(1, sizeof *p);
+        if (p) {
+            p->kind = kind;
+            p->subject_len = kind == MB_TOKEN_EXCHANGE ? subject_len : 0;
+            p->subject = p->subject_len ? malloc(subject_len) : NULL;
+            if (p->subject)
+                memcpy(p->subject, subject, subject_len);
+        }
+        if (p && (!p->subject_len || p->subject) && copy_str(audience, &p->audience) == 0 &&
+            copy_str(scope, &p->scope) == 0 && copy_str(resource, &p->resource) == 0) {
+            e->pending = p;
+            f->stats.shared_lookups++;
+            if (f->shared->get(f->shared_cache, e->shared_key, on_shared_answer, e) == 0)
+                return 0;
+            e->pending = NULL; /* a miss at once */
+        }
+        pending_free(p);
+    }
+    return start_http(f, e, kind, subject, subject_len, audience, scope, resource, err, errcap);
+}
+
 /* --- public API -------------------------------------------------------------------------------- */
 
 static int copy_opt(const char *in, const char **out)
@@ -817,6 +1077,7 @@ fail:
 static void on_defer_closed(uv_handle_t *h)
 {
     struct mb_token_fetcher *f = h->data;
+    OPENSSL_cleanse(f->seal_key, sizeof f->seal_key);
     free(f->buckets);
     free(f->path_copy);
     free_opts(&f->opts);
@@ -832,6 +1093,11 @@ static void finish_destroy(struct mb_token_fetcher *f)
         if (e->call) {
             mb_upstream_cancel(e->call);
             e->call = NULL;
+        }
+        if (e->pending) {
+            f->shared->forget(f->shared_cache, e);
+            pending_free(e->pending);
+            e->pending = NULL;
         }
         list_move_all(&e->waiters, &all);
     }
@@ -933,7 +1199,7 @@ struct mb_token_request *mb_token_fetch_get_with(struct mb_token_fetcher *f, enu
         evict(f);
     }
     list_append(&e->waiters, r);
-    if (start_http(f, e, kind, subject, subject_len, audience, scope, resource, msg, sizeof msg) != 0) {
+    if (begin_fetch(f, e, kind, subject, subject_len, audience, scope, resource, msg, sizeof msg) != 0) {
         /* Nobody else can be waiting on an entry that was just (re)armed: fail it like an
          * answer, so it is remembered for the back-off. */
         f->stats.failures++;
@@ -944,6 +1210,17 @@ struct mb_token_request *mb_token_fetch_get_with(struct mb_token_fetcher *f, enu
         queue_error(f, r, msg);
     }
     return r;
+}
+
+int mb_token_fetcher_set_shared_cache(struct mb_token_fetcher *f, const struct mb_token_shared_cache *ops,
+                                      void *cache, const uint8_t key[32])
+{
+    if (!f || !ops || !ops->get || !ops->forget || !ops->set || !key || f->shared)
+        return -EINVAL;
+    f->shared = ops;
+    f->shared_cache = cache;
+    memcpy(f->seal_key, key, sizeof f->seal_key);
+    return 0;
 }
 
 void mb_token_fetch_cancel(struct mb_token_request *req)

@@ -67,6 +67,21 @@ struct mb_token_params {
  * safe to show a client or log (no token, no secret). */
 typedef void (*mb_token_cb)(void *data, const char *token, size_t token_len, const char *error);
 
+/* A second-level cache shared by several instances (Redis in mcpbridge: mcp_server.c connects it
+ * to state/redis_state.h). Keys are 64 hex digits (NUL-terminated) that reveal nothing about
+ * the subject; values are opaque bytes (AES-256-GCM ciphertext made here). */
+typedef void (*mb_token_shared_done)(void *ctx, const void *value, size_t len, int error);
+struct mb_token_shared_cache {
+    /* Looks key up and calls done(ctx, value, len, error) exactly once, later, from the loop:
+     * value NULL means a miss (absent, or error != 0: unreachable, timed out). Returns 0, or
+     * nonzero for a miss now (done never runs then). */
+    int (*get)(void *cache, const char *key, mb_token_shared_done done, void *ctx);
+    /* Forgets the lookups whose ctx is ctx: their done never runs. */
+    void (*forget)(void *cache, void *ctx);
+    /* Stores value under key for ttl_seconds (>= 1). No answer; failures are the cache's. */
+    void (*set)(void *cache, const char *key, const void *value, size_t len, unsigned ttl_seconds);
+};
+
 /* Counters for tests and metrics. */
 struct mb_token_stats {
     unsigned long requests;             /* mb_token_fetch_get calls accepted */
@@ -76,6 +91,9 @@ struct mb_token_stats {
     unsigned long failures;             /* of those, failed */
     unsigned long failure_hits;         /* answered from a remembered failure (back-off) */
     unsigned long evictions;            /* entries dropped to stay under max_entries */
+    unsigned long shared_lookups;       /* local misses asked of the shared cache */
+    unsigned long shared_hits;          /* of those, answered with a usable token */
+    unsigned long shared_stores;        /* tokens written to the shared cache */
     unsigned entries;                   /* now: entries in the cache */
 };
 
@@ -102,6 +120,18 @@ struct mb_token_request *mb_token_fetch_get_with(struct mb_token_fetcher *f, enu
                                                  const char *subject, size_t subject_len,
                                                  const struct mb_token_params *params,
                                                  mb_token_cb cb, void *data);
+/* Attaches a shared cache, once, before the first request (ops and cache are borrowed and must
+ * outlive f). From then on a local miss asks it before the token endpoint, and a token obtained
+ * from the endpoint is stored in it until its expiry minus skew_seconds. Values are sealed with
+ * AES-256-GCM under key (32 bytes, copied, wiped at destroy; instances that share the cache
+ * must use the same key) with the cache key as associated data, so a value cannot be read
+ * without the key nor moved to another key; one that does not open is a miss. The lookup keys
+ * are SHA-256 over the token endpoint, client id and the local cache key. While a lookup is in
+ * flight the request's subject token is held (wiped afterwards) to send it if the lookup misses.
+ * Returns 0, or -EINVAL (an argument NULL, ops without get/forget/set, or already attached). */
+int mb_token_fetcher_set_shared_cache(struct mb_token_fetcher *f, const struct mb_token_shared_cache *ops,
+                                      void *cache, const uint8_t key[32]);
+
 /* Forgets a request: its callback never runs. The HTTP request it may have started goes on for
  * the others waiting on it (and fills the cache). NULL is ignored. */
 void mb_token_fetch_cancel(struct mb_token_request *req);

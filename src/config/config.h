@@ -61,10 +61,17 @@ struct mb_config {
     unsigned body_timeout_ms;             /* runtime.server.timeouts.body_ms, default 10000 */
     unsigned idle_timeout_ms;             /* runtime.server.timeouts.idle_ms, default 60000 */
     unsigned shutdown_grace_ms;           /* runtime.server.shutdown_grace_seconds * 1000, default 10000 */
+    unsigned drain_delay_ms;              /* runtime.server.drain_delay_ms, default 0: after a stop signal, keep
+                                           * accepting (responses close their connection) this long
+                                           * before the listener closes; less than shutdown_grace_ms */
     int workers;                          /* runtime.server.workers (0 = not set; CLI/env decide) */
     char *session_secret;                 /* runtime.server.session.secret (hex or text); NULL = random per start */
     unsigned session_ttl_seconds;         /* runtime.server.session.ttl_seconds, default 86400 */
     bool sessions_enabled;                /* runtime.server.session.enabled, default true (false = stateless) */
+    unsigned sse_replay_seconds;          /* runtime.server.sse.replay_seconds, default 60; 0 = SSE events carry
+                                           * no ids and streams cannot be resumed */
+    unsigned sse_max_stream_bytes;        /* runtime.server.sse.max_stream_bytes, default 1 MiB: events kept per stream */
+    unsigned sse_max_worker_bytes;        /* runtime.server.sse.max_worker_bytes, default 64 MiB: per worker */
 
     /* runtime.* */
     size_t max_request_bytes;             /* runtime.max_request_bytes, default 10240 */

@@ -19,7 +19,9 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 #include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include "common/buf.h"
 #include "common/log.h"
@@ -52,8 +54,8 @@ struct mb_http_exchange {
     bool want_drain;           /* stream_write returned -ENOBUFS */
 };
 
-/* How long a connection that has not sent its first request yet may still send it once a
- * drain has begun. */
+/* How long a connection that has not sent its first request yet may still send it once the
+ * listener has closed (mb_http_server_shutdown). */
 #define MB_HTTP_DRAIN_FRESH_MS 1000
 
 struct mb_http_conn {
@@ -86,7 +88,9 @@ struct mb_http_server {
     mb_http_request_cb on_request;
     void *data;
     uv_tcp_t listener;
-    bool listener_open, draining, destroying, drained_called;
+    bool listener_open, destroying, drained_called;
+    bool draining;            /* responses close their connection (mb_http_server_begin_drain) */
+    bool stopping;            /* no longer accepting; on_drained once empty (mb_http_server_shutdown) */
     int port;
     struct mb_http_conn *conns;
     unsigned n_conns;         /* served connections (not the 503 ones) */
@@ -439,7 +443,7 @@ static void srv_maybe_free(struct mb_http_server *srv)
 
 static void srv_check_drained(struct mb_http_server *srv)
 {
-    if (!srv->draining || srv->drained_called || srv->n_conns || srv->destroying)
+    if (!srv->stopping || srv->drained_called || srv->n_conns || srv->destroying)
         return;
     srv->drained_called = true;
     if (srv->on_drained)
@@ -824,7 +828,7 @@ static void conn_settle(struct mb_http_conn *c)
         conn_finish(c, true);
     } else if (c->no_more && mb_http_reader_phase(&c->reader) != MB_HTTP_PHASE_HEADERS &&
                mb_http_reader_phase(&c->reader) != MB_HTTP_PHASE_BODY) {
-        conn_finish(c, !c->srv->draining);
+        conn_finish(c, !c->srv->stopping);
     }
 }
 
@@ -980,17 +984,14 @@ static void conn_set_peer(struct mb_http_conn *c)
     }
 }
 
-static void on_connection(uv_stream_t *listener, int status)
+/* A connection object in the server's list, not yet holding a socket (rejected until
+ * conn_start counts it). Returns NULL when out of memory (logged). */
+static struct mb_http_conn *conn_new(struct mb_http_server *srv)
 {
-    struct mb_http_server *srv = listener->data;
-    if (status < 0) {
-        mb_warn("http", "accept: %s", uv_strerror(status));
-        return;
-    }
     struct mb_http_conn *c = calloc(1, sizeof(*c));
     if (!c) {
         mb_error("http", "out of memory accepting a connection");
-        return;
+        return NULL;
     }
     c->srv = srv;
     uv_tcp_init(srv->loop, &c->tcp);
@@ -1006,13 +1007,17 @@ static void on_connection(uv_stream_t *listener, int status)
     srv->conns = c;
     srv->n_open++;
     c->rejected = true; /* until accepted and counted */
-    if (uv_accept(listener, (uv_stream_t *)&c->tcp) < 0) {
-        conn_close(c);
-        return;
-    }
+    return c;
+}
+
+/* Serves a connection whose socket was just accepted: refused with a 503 over the cap, else
+ * counted and read. */
+static void conn_start(struct mb_http_conn *c)
+{
+    struct mb_http_server *srv = c->srv;
     uv_tcp_nodelay(&c->tcp, 1);
     conn_set_peer(c);
-    if (srv->n_conns >= srv->limits.max_connections || srv->draining) {
+    if (srv->n_conns >= srv->limits.max_connections) {
         mb_debug("http", "connection cap reached, refusing %s", c->peer);
         if (srv->tls_plain) {
             /* A 503 would need a whole handshake first: the cost we are refusing. */
@@ -1032,6 +1037,60 @@ static void on_connection(uv_stream_t *listener, int status)
     c->rejected = false;
     srv->n_conns++;
     conn_process(c, NULL, 0);
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    struct mb_http_server *srv = listener->data;
+    if (status < 0) {
+        mb_warn("http", "accept: %s", uv_strerror(status));
+        return;
+    }
+    struct mb_http_conn *c = conn_new(srv);
+    if (!c)
+        return;
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) < 0) {
+        conn_close(c);
+        return;
+    }
+    conn_start(c);
+}
+
+/* Accepts, right before the listener closes, every connection the kernel has completed but
+ * libuv not yet taken: closing the listener would reset them, and their client may already
+ * have sent a request it believes delivered. Served like any other (one request each, since
+ * the server is draining). Returns how many were taken. */
+static unsigned srv_accept_pending(struct mb_http_server *srv)
+{
+    uv_os_fd_t lfd;
+    unsigned n = 0;
+    if (!srv->listener_open || uv_fileno((uv_handle_t *)&srv->listener, &lfd) != 0)
+        return 0;
+    for (;;) {
+        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                mb_warn("http", "accept before closing the listener: %s", strerror(errno));
+            break;
+        }
+        struct mb_http_conn *c = conn_new(srv);
+        if (!c) {
+            close(fd);
+            break;
+        }
+        int rc = uv_tcp_open(&c->tcp, fd);
+        if (rc < 0) {
+            mb_warn("http", "cannot serve a connection accepted before closing the listener: %s", uv_strerror(rc));
+            close(fd);
+            conn_close(c);
+            continue;
+        }
+        n++;
+        conn_start(c);
+    }
+    return n;
 }
 
 /* ---- public API ------------------------------------------------------------------------- */
@@ -1180,13 +1239,27 @@ void mb_http_server_response_counts(const struct mb_http_server *srv, uint64_t o
         out[i] = srv ? srv->responses[i] : 0;
 }
 
-void mb_http_server_shutdown(struct mb_http_server *srv, void (*on_drained)(void *data), void *data)
+void mb_http_server_begin_drain(struct mb_http_server *srv)
 {
     if (!srv || srv->draining || srv->destroying)
         return;
+    /* From here ex_closes and conn_dispatch mark every response "Connection: close". Nothing
+     * is closed: idle keep-alive connections wait for their next request (or their idle
+     * timeout), the listener keeps accepting. */
     srv->draining = true;
+}
+
+void mb_http_server_shutdown(struct mb_http_server *srv, void (*on_drained)(void *data), void *data)
+{
+    if (!srv || srv->stopping || srv->destroying)
+        return;
+    srv->draining = true;
+    srv->stopping = true;
     srv->on_drained = on_drained;
     srv->drained_data = data;
+    unsigned late = srv_accept_pending(srv);
+    if (late)
+        mb_debug("http", "accepted %u queued connection(s) before closing the listener", late);
     srv_listener_close(srv);
     struct mb_http_conn *next;
     for (struct mb_http_conn *c = srv->conns; c; c = next) {
@@ -1198,12 +1271,13 @@ void mb_http_server_shutdown(struct mb_http_server *srv, void (*on_drained)(void
                     (phase == MB_HTTP_PHASE_IDLE || phase == MB_HTTP_PHASE_STOPPED);
         if (idle && !c->used && phase == MB_HTTP_PHASE_IDLE &&
             uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0) {
-            /* Accepted just before the drain began: its first request is most likely on the
-             * wire (a reload or a scale-down must not turn it into an empty reply). It may
+            /* Accepted just before the listener closed: its first request is most likely on
+             * the wire (a reload or a scale-down must not turn it into an empty reply). It may
              * still send that one request, answered with Connection: close; if nothing comes
              * within MB_HTTP_DRAIN_FRESH_MS it is closed quietly. */
             uint64_t wait = srv->limits.header_timeout_ms < MB_HTTP_DRAIN_FRESH_MS
                                 ? srv->limits.header_timeout_ms : MB_HTTP_DRAIN_FRESH_MS;
+            timer_set(c, TM_NONE, 0); /* re-arm: its header-timeout wait is TM_IDLE too */
             timer_set(c, TM_IDLE, wait);
             continue;
         }

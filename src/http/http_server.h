@@ -102,9 +102,19 @@ int mb_http_server_listen_fd(struct mb_http_server *srv, int fd);
 int mb_http_server_bind(struct mb_http_server *srv, const char *host, int port);
 /* The bound port, or -1. */
 int mb_http_server_port(const struct mb_http_server *srv);
-/* Stops accepting new connections; idle keep-alive connections are closed; connections with
- * a request in progress finish it and then close (responses carry "Connection: close").
- * on_drained runs once no connection is left (possibly before this returns). */
+/* The first step of a drain, for the time a load balancer needs to notice that this server is
+ * going away: every response from now on carries "Connection: close" and its connection reads
+ * no further request, but nothing is closed. Idle keep-alive connections stay open, so a
+ * request a client sends on one at this moment is answered instead of meeting a closed socket;
+ * the listener keeps accepting, and each new connection serves one request. Connections
+ * therefore leave as they are used. No-op when already draining, stopped or NULL. */
+void mb_http_server_begin_drain(struct mb_http_server *srv);
+/* Stops accepting: connections the kernel has already completed are accepted first (closing
+ * the listener would reset them; they may send one request, within 1 s), then the listener
+ * closes; idle keep-alive connections are closed; connections with a request in progress
+ * finish it and then close (responses carry "Connection: close"). Implies begin_drain.
+ * on_drained runs once no connection is left (possibly before this returns). Called again
+ * or after destroy: no-op. */
 void mb_http_server_shutdown(struct mb_http_server *srv, void (*on_drained)(void *data), void *data);
 /* Closes everything at once (answered or not) and frees the server after the loop has run
  * the close callbacks. Handlers get on_abort for unanswered exchanges. */

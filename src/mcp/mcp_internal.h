@@ -30,6 +30,11 @@ struct mb_mcp_server {
     uint64_t cancel_cursor;                          /* last cancel-ring sequence number seen */
     char *api_key_header;                            /* security.downstream.api_key as "Name: value", or NULL */
     struct mb_redis_limiter *redis_limiter;          /* rate limits across instances, or NULL */
+    struct mb_redis_state *redis_state;              /* state/redis_state.h: sessions, levels, cancels,
+                                                      * exchanged tokens and SSE logs across instances;
+                                                      * NULL without runtime.redis.url */
+    const struct mb_mcp_stream_hooks *stream_hooks;  /* the transport's SSE replay receivers, or NULL */
+    void *stream_hooks_data;
     uint64_t rate_allowed, rate_limited;             /* rate-limit decisions of this worker */
     struct mb_circuit_set *circuits;                 /* per downstream host, or NULL (breaker off) */
     struct mb_token_fetcher *exchange;               /* RFC 8693 token exchange of the user's token, or NULL */

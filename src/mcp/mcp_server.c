@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "auth/gateway.h"
+#include "common/hmac.h"
 #include "common/log.h"
 #include "auth/token_fetch.h"
 #include "limits/circuit.h"
@@ -23,6 +24,7 @@
 #include "observability/call_stats.h"
 #include "openapi/catalog.h"
 #include "process/runtime.h"
+#include "state/redis_state.h"
 #include "upstream/upstream.h"
 
 const char *const mb_mcp_protocol_versions[MB_MCP_PROTOCOL_COUNT] = {
@@ -78,6 +80,132 @@ static char *build_initialize_result(const struct mb_runtime *rt, int version_in
     return text;
 }
 
+static void on_remote_cancel(void *data, uint64_t session_key, uint64_t id_hash);
+
+/* ---- state from other instances (state/redis_state.h): applied to this instance's shared
+ * memory. Every worker applies what it hears; the writes are idempotent. ---- */
+
+static void on_redis_session_ended(void *data, uint64_t session_key, uint64_t expires)
+{
+    struct mb_mcp_server *srv = data;
+    mb_session_end_key(srv->rt->shared, session_key, expires);
+}
+
+static void on_redis_log_level(void *data, uint64_t session_key, uint64_t expires, int level)
+{
+    struct mb_mcp_server *srv = data;
+    mb_session_set_log_level_key(srv->rt->shared, session_key, expires, level);
+}
+
+/* A client cancelled, on another instance, a request that instance does not hold: every worker
+ * of every instance hears it and looks among its own calls (a worker that does not hold it
+ * does nothing). */
+static void on_redis_cancelled(void *data, uint64_t session_key, uint64_t request_hash)
+{
+    on_remote_cancel(data, session_key, request_hash);
+}
+
+static void on_redis_stream_event(void *data, uint64_t session_key, const char *stream_id, uint64_t seq)
+{
+    struct mb_mcp_server *srv = data;
+    if (srv->stream_hooks && srv->stream_hooks->event)
+        srv->stream_hooks->event(srv->stream_hooks_data, session_key, stream_id, seq);
+}
+
+static void on_redis_stream_resumed(void *data, uint64_t session_key, const char *stream_id)
+{
+    struct mb_mcp_server *srv = data;
+    if (srv->stream_hooks && srv->stream_hooks->resumed)
+        srv->stream_hooks->resumed(srv->stream_hooks_data, session_key, stream_id);
+}
+
+static void start_redis_state(struct mb_mcp_server *srv)
+{
+    const struct mb_redis_config *r = &srv->rt->config->security.redis;
+    struct mb_redis_state_options o = {
+        .url = r->url, .key_prefix = r->key_prefix, .timeout_ms = r->timeout_ms,
+        .events = {on_redis_session_ended, on_redis_log_level, on_redis_cancelled, on_redis_stream_event,
+                   on_redis_stream_resumed},
+        .data = srv,
+    };
+    srv->redis_state = mb_redis_state_create(srv->loop, &o);
+    if (!srv->redis_state)
+        mb_warn("state", "could not set up the Redis state client (bad URL, key prefix too long, or built "
+                         "without hiredis); sessions, levels and tokens stay instance-local");
+}
+
+/* ---- exchanged tokens shared across instances: token_fetch's shared cache on Redis, keys
+ * <prefix>tok:<64 hex>, values sealed by token_fetch under a key derived from the session
+ * secret ---- */
+
+static int shared_token_name(const char *key, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "tok:%s", key);
+    return n > 0 && (size_t)n < cap ? n : -1;
+}
+
+static int shared_token_get(void *cache, const char *key, mb_token_shared_done done, void *ctx)
+{
+    char name[80];
+    int n = shared_token_name(key, name, sizeof name);
+    return n < 0 ? -EINVAL : mb_redis_state_get(cache, name, (size_t)n, done, ctx);
+}
+
+static void shared_token_forget(void *cache, void *ctx)
+{
+    mb_redis_state_forget(cache, ctx);
+}
+
+static void shared_token_set(void *cache, const char *key, const void *value, size_t len, unsigned ttl_seconds)
+{
+    char name[80];
+    int n = shared_token_name(key, name, sizeof name);
+    if (n > 0)
+        mb_redis_state_set(cache, name, (size_t)n, value, len, (uint64_t)ttl_seconds * 1000u);
+}
+
+static const struct mb_token_shared_cache shared_tokens = {shared_token_get, shared_token_forget, shared_token_set};
+
+/* HKDF-SHA256 (RFC 5869), one output block: the AES-256-GCM key for shared tokens. 0 or -1. */
+static int derive_token_key(const char *secret, uint8_t out[32])
+{
+    static const char salt[] = "mcpbridge shared token cache";
+    static const char info[] = "aes-256-gcm v1";
+    uint8_t prk[MB_HMAC_SHA256_LEN], block[sizeof info];
+    int rc = mb_hmac_sha256(salt, sizeof salt - 1, secret, strlen(secret), prk);
+    memcpy(block, info, sizeof info - 1);
+    block[sizeof info - 1] = 1;
+    if (rc == 0)
+        rc = mb_hmac_sha256(prk, sizeof prk, block, sizeof block, out);
+    OPENSSL_cleanse(prk, sizeof prk);
+    return rc;
+}
+
+/* Attaches the Redis client as the fetchers' shared cache. Only with a configured session
+ * secret: without one each instance has its own random key and could not open the others'
+ * values (and should not be trusted to share them). */
+static void share_tokens(struct mb_mcp_server *srv)
+{
+    if (!srv->redis_state || (!srv->exchange && !srv->client_credentials))
+        return;
+    const char *secret = srv->rt->config->session_secret;
+    if (!secret) {
+        mb_info("auth", "exchanged tokens are not shared through Redis: runtime.server.session.secret is not "
+                        "set, so instances share no key to seal them with");
+        return;
+    }
+    uint8_t key[32];
+    if (derive_token_key(secret, key) != 0) {
+        mb_warn("auth", "exchanged tokens are not shared through Redis: the key derivation failed");
+        return;
+    }
+    if (srv->exchange)
+        mb_token_fetcher_set_shared_cache(srv->exchange, &shared_tokens, srv->redis_state, key);
+    if (srv->client_credentials)
+        mb_token_fetcher_set_shared_cache(srv->client_credentials, &shared_tokens, srv->redis_state, key);
+    OPENSSL_cleanse(key, sizeof key);
+}
+
 struct mb_mcp_server *mb_mcp_server_create(uv_loop_t *loop, struct mb_runtime *rt,
                                            struct mb_upstream *up)
 {
@@ -113,6 +241,8 @@ struct mb_mcp_server *mb_mcp_server_create(uv_loop_t *loop, struct mb_runtime *r
             mb_warn("rate_limit", "could not set up the Redis rate limiter (%s); limits apply per instance",
                     "bad URL or no hiredis");
     }
+    if (sec->redis.url)
+        start_redis_state(srv);
     const struct mb_token_exchange_config *x = &sec->user.exchange;
     if (sec->auth_enabled && sec->user.enabled && x->enabled) {
         struct mb_token_fetch_options o = {
@@ -142,6 +272,7 @@ struct mb_mcp_server *mb_mcp_server_create(uv_loop_t *loop, struct mb_runtime *r
             return NULL;
         }
     }
+    share_tokens(srv);
     if (sec->circuit.enabled) {
         struct mb_circuit_options co;
         mb_circuit_options_default(&co);
@@ -195,6 +326,7 @@ void mb_mcp_server_destroy(struct mb_mcp_server *srv)
     mb_redis_limiter_destroy(srv->redis_limiter);
     mb_token_fetcher_destroy(srv->exchange);
     mb_token_fetcher_destroy(srv->client_credentials);
+    mb_redis_state_destroy(srv->redis_state); /* after the fetchers: they may hold lookups in it */
     mb_circuit_destroy(srv->circuits);
     if (srv->api_key_header) {
         OPENSSL_cleanse(srv->api_key_header, strlen(srv->api_key_header));
@@ -212,6 +344,30 @@ void mb_mcp_server_rate_counts(const struct mb_mcp_server *srv, uint64_t *allowe
 unsigned mb_mcp_server_inflight(const struct mb_mcp_server *srv)
 {
     return srv->inflight_count;
+}
+
+struct mb_redis_state *mb_mcp_server_redis(const struct mb_mcp_server *srv)
+{
+    return srv->redis_state;
+}
+
+bool mb_mcp_server_redis_health(const struct mb_mcp_server *srv, struct mb_redis_state_health *out)
+{
+    mb_redis_state_health(srv->redis_state, out);
+    return srv->rt->config->security.redis.url != NULL;
+}
+
+void mb_mcp_server_set_stream_hooks(struct mb_mcp_server *srv, const struct mb_mcp_stream_hooks *hooks, void *data)
+{
+    srv->stream_hooks = hooks;
+    srv->stream_hooks_data = data;
+}
+
+void mb_mcp_server_end_session(struct mb_mcp_server *srv, const struct mb_session_info *info)
+{
+    unsigned ttl = srv->rt->config->session_ttl_seconds;
+    mb_session_end(srv->rt->shared, info, ttl); /* refused here at once, Redis or not */
+    mb_redis_state_session_ended(srv->redis_state, info->key, mb_session_expires(info, ttl));
 }
 
 #define MB_CANCEL_POLL_MS 50
@@ -584,9 +740,11 @@ static void do_set_level(struct mb_mcp_request *req, const struct mb_mcp_session
         return;
     }
     struct mb_mcp_server *srv = req->srv;
-    if (session && session->has_session)
-        mb_session_set_log_level(srv->rt->shared, &session->info, srv->rt->config->session_ttl_seconds, index);
-    else
+    unsigned ttl = srv->rt->config->session_ttl_seconds;
+    if (session && session->has_session) {
+        mb_session_set_log_level(srv->rt->shared, &session->info, ttl, index);
+        mb_redis_state_log_level(srv->redis_state, session->info.key, mb_session_expires(&session->info, ttl), index);
+    } else
         srv->stdio_log_level = index;
     mb_mcp_finish_result(req, json_object());
 }
@@ -735,7 +893,11 @@ void mb_mcp_handle_notification(struct mb_mcp_server *srv, const struct mb_mcp_s
             return;
         }
     }
-    /* Not here: the call may run on another worker (clients use several connections). */
-    if (key)
-        mb_shared_cancel_post(srv->rt->shared, key, request_id_hash(request_id));
+    /* Not here: the call may run on another worker (clients use several connections), or on
+     * another instance behind the same load balancer. */
+    if (key) {
+        uint64_t hash = request_id_hash(request_id);
+        mb_shared_cancel_post(srv->rt->shared, key, hash);
+        mb_redis_state_request_cancelled(srv->redis_state, key, hash);
+    }
 }

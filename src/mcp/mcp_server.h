@@ -65,6 +65,28 @@ void mb_mcp_server_rate_counts(const struct mb_mcp_server *srv, uint64_t *allowe
 /* Requests waiting for a downstream answer. */
 unsigned mb_mcp_server_inflight(const struct mb_mcp_server *srv);
 
+struct mb_redis_state;
+struct mb_redis_state_health;
+/* The worker's Redis state client (state/redis_state.h), or NULL when runtime.redis.url is not
+ * set (or the client could not be made). Borrowed: it lives as long as srv. */
+struct mb_redis_state *mb_mcp_server_redis(const struct mb_mcp_server *srv);
+/* Fills *out with the client's health (all zero without one); returns whether Redis is
+ * configured for this worker. */
+bool mb_mcp_server_redis_health(const struct mb_mcp_server *srv, struct mb_redis_state_health *out);
+/* Ends a session (DELETE): the tombstone in this instance's shared memory at once, and, with
+ * Redis, the same on every other instance (docs/internals/shared-state.md). */
+void mb_mcp_server_end_session(struct mb_mcp_server *srv, const struct mb_session_info *info);
+
+/* Receivers of the SSE replay notices other workers and instances publish through Redis (the
+ * HTTP transport's resumed streams): a new event in a stream's list, a client that resumed a
+ * stream elsewhere (state/redis_state.h, stream_event and stream_resumed). Run from the loop. */
+struct mb_mcp_stream_hooks {
+    void (*event)(void *data, uint64_t session_key, const char *stream_id, uint64_t seq);
+    void (*resumed)(void *data, uint64_t session_key, const char *stream_id);
+};
+/* Sets the receivers (hooks borrowed; NULL: none). */
+void mb_mcp_server_set_stream_hooks(struct mb_mcp_server *srv, const struct mb_mcp_stream_hooks *hooks, void *data);
+
 /* Handles one JSON-RPC request (already classified as a request). msg is borrowed. Returns
  * NULL when the final response was already delivered to the sink, else a handle valid until
  * the final response is delivered or mb_mcp_request_abandon is called. */

@@ -239,22 +239,33 @@ apply:
         ;
 }
 
-static uint64_t expiry_of(const struct mb_session_info *info, unsigned ttl)
+uint64_t mb_session_expires(const struct mb_session_info *info, unsigned ttl)
 {
     return info->issued + (ttl ? ttl : 86400u);
 }
 
 void mb_session_end(struct mb_shared *shared, const struct mb_session_info *info, unsigned ttl)
 {
-    update_slot(shared, info->key, expiry_of(info, ttl), 0, 1u);
+    mb_session_end_key(shared, info->key, mb_session_expires(info, ttl));
+}
+
+void mb_session_end_key(struct mb_shared *shared, uint64_t key, uint64_t expires)
+{
+    if (key)
+        update_slot(shared, key, expires, 0, 1u);
 }
 
 void mb_session_set_log_level(struct mb_shared *shared, const struct mb_session_info *info,
                               unsigned ttl, int level)
 {
-    if (level < 0 || level > 7)
+    mb_session_set_log_level_key(shared, info->key, mb_session_expires(info, ttl), level);
+}
+
+void mb_session_set_log_level_key(struct mb_shared *shared, uint64_t key, uint64_t expires, int level)
+{
+    if (level < 0 || level > 7 || !key)
         return;
-    update_slot(shared, info->key, expiry_of(info, ttl), 0xff00u, (uint32_t)(level + 1) << 8);
+    update_slot(shared, key, expires, 0xff00u, (uint32_t)(level + 1) << 8);
 }
 
 int mb_session_log_level(const struct mb_shared *shared, const struct mb_session_info *info)

@@ -48,11 +48,19 @@ int mb_session_issue(const uint8_t key[32], int protocol_index, char out[MB_SESS
 enum mb_session_status mb_session_check(const uint8_t key[32], const struct mb_shared *shared,
                                         const char *id, size_t len, unsigned ttl,
                                         struct mb_session_info *info);
-/* Marks a session ended until it would have expired (issued + ttl, or 1 day when ttl is 0). */
+/* When a session expires: issued + ttl, or issued + 1 day when ttl is 0 (unix seconds). */
+uint64_t mb_session_expires(const struct mb_session_info *info, unsigned ttl);
+/* Marks a session ended until it would have expired (mb_session_expires). */
 void mb_session_end(struct mb_shared *shared, const struct mb_session_info *info, unsigned ttl);
+/* The same by session key and expiry, for an end learnt from another instance (both as in
+ * struct mb_session_info / mb_session_expires). Idempotent; shared may be NULL (no-op). */
+void mb_session_end_key(struct mb_shared *shared, uint64_t key, uint64_t expires);
 /* Stores the MCP logging level (0..7, debug..emergency) a client chose for its session. */
 void mb_session_set_log_level(struct mb_shared *shared, const struct mb_session_info *info,
                               unsigned ttl, int level);
+/* The same by session key and expiry (another instance's choice). Idempotent; levels outside
+ * 0..7 are ignored; shared may be NULL (no-op). */
+void mb_session_set_log_level_key(struct mb_shared *shared, uint64_t key, uint64_t expires, int level);
 /* The logging level a client chose, or -1 when it never chose one. */
 int mb_session_log_level(const struct mb_shared *shared, const struct mb_session_info *info);
 

@@ -135,6 +135,15 @@ int mb_metrics_render_workers(const struct mb_worker_stats *ws, struct mb_buf *o
           f.auth_waited_for_keys },
         { "mcpbridge_rate_limit_allowed_total", "counter", "tools/call allowed by the rate limiter.", f.rate_allowed },
         { "mcpbridge_rate_limit_denied_total", "counter", "tools/call denied by the rate limiter.", f.rate_limited },
+        { "mcpbridge_redis_configured_workers", "gauge", "Workers with runtime.redis.url set (shared state).",
+          f.redis_configured },
+        { "mcpbridge_redis_connected_workers", "gauge",
+          "Workers whose shared-state link to Redis is connected (fewer than configured: degraded, instance-local).",
+          f.redis_connected },
+        { "mcpbridge_redis_reconnects_total", "counter", "Shared-state links to Redis made again after a loss.",
+          f.redis_reconnects },
+        { "mcpbridge_redis_errors_total", "counter",
+          "Shared-state Redis failures: connection attempts, lost links, failed commands.", f.redis_errors },
     };
     char line[512];
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {

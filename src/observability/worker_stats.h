@@ -27,6 +27,10 @@ struct mb_worker_figures {
     uint64_t rate_limited;              /* tools/call denied by the rate limiter */
     uint64_t rate_allowed;
     uint64_t http_responses[6];         /* inbound responses by status class (index status / 100) */
+    uint64_t redis_configured;          /* 1 when runtime.redis.url is set for this worker (shared state) */
+    uint64_t redis_connected;           /* 1 while its Redis state link is connected (state/redis_state.h) */
+    uint64_t redis_reconnects;          /* times that link was made again after the first */
+    uint64_t redis_errors;              /* failed connects, lost links, failed commands */
 };
 
 #define MB_WORKER_FIGURE_COUNT (sizeof(struct mb_worker_figures) / sizeof(uint64_t))

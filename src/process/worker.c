@@ -1,9 +1,11 @@
 /* A worker process: one libuv loop with the HTTP server on the inherited listening socket,
  * the MCP transport and core, and the downstream client; when the master opened a separate
  * admin listener (observability.metrics.port), a second HTTP server on it that only knows the
- * admin routes. SIGTERM/SIGINT start a graceful stop: /readyz turns 503, the listeners close,
- * idle connections close, requests in flight finish (up to shutdown_grace_ms), then the loop
- * ends and the process exits 0. */
+ * admin routes. SIGTERM/SIGINT start a graceful stop: /readyz turns 503 and every response
+ * from then on closes its connection; after runtime.server.drain_delay_ms (the time a load
+ * balancer needs to see the 503; default 0) the listeners close, idle connections close,
+ * requests in flight finish, then the loop ends and the process exits 0. The whole stop is
+ * bounded by shutdown_grace_ms from the signal (docs/internals/scale-out.md). */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,7 @@
 #include "mcp/http_transport.h"
 #include "mcp/mcp_server.h"
 #include "process/runtime.h"
+#include "state/redis_state.h"
 #include "upstream/upstream.h"
 
 #define MB_ADMIN_MAX_CONNECTIONS 256  /* operators and scrapers, not clients */
@@ -36,7 +39,8 @@ struct worker {
     struct mb_http_server *admin_http;
     unsigned draining_servers;       /* servers still draining after the stop signal */
     uv_signal_t sigterm, sigint;
-    uv_timer_t grace;
+    uv_timer_t grace;                /* from the stop signal: everything still open is closed */
+    uv_timer_t drain_delay;          /* from the stop signal: the listeners close */
     uv_timer_t publish;              /* republishes this worker's figures into its shared slot */
     bool stopping;
 };
@@ -110,8 +114,14 @@ static void publish_figures(struct worker *w)
         f.auth_signature_checks = gs.signature_checks;
         f.auth_waited_for_keys = gs.waited_for_keys;
     }
-    if (w->mcp)
+    if (w->mcp) {
         mb_mcp_server_rate_counts(w->mcp, &f.rate_allowed, &f.rate_limited);
+        struct mb_redis_state_health rh;
+        f.redis_configured = mb_mcp_server_redis_health(w->mcp, &rh);
+        f.redis_connected = rh.connected;
+        f.redis_reconnects = rh.reconnects;
+        f.redis_errors = rh.errors;
+    }
     mb_worker_stats_publish(w->rt->worker_stats, w->id, (int)getpid(), &f);
 }
 
@@ -137,20 +147,43 @@ static void on_grace_expired(uv_timer_t *timer)
     finish(w);
 }
 
+/* The second step of the stop: no more connections; idle ones close, busy ones finish. */
+static void stop_accepting(struct worker *w)
+{
+    mb_debug("worker", "closing the listener(s) (%u connections open)", mb_http_server_connection_count(w->http));
+    w->draining_servers = w->admin_http ? 2 : 1;
+    if (w->admin_http)
+        mb_http_server_shutdown(w->admin_http, on_drained, w);
+    mb_http_server_shutdown(w->http, on_drained, w);
+}
+
+static void on_drain_delay_over(uv_timer_t *timer)
+{
+    stop_accepting(timer->data);
+}
+
+/* The first step: /readyz answers 503 (a load balancer's health check takes the instance out)
+ * while the listeners stay open and every request that still arrives, on a new or a kept-alive
+ * connection, is answered with "Connection: close". Closing a kept-alive connection while the
+ * balancer is sending a request on it would lose that request, so connections are left to go
+ * away as they are used until the delay is over. */
 static void on_stop_signal(uv_signal_t *sig, int signum)
 {
     struct worker *w = sig->data;
     if (w->stopping)
         return;
     w->stopping = true;
-    mb_info("worker", "signal %d: draining (%u connections open, grace %u ms)", signum,
-            mb_http_server_connection_count(w->http), w->rt->config->shutdown_grace_ms);
-    uv_timer_start(&w->grace, on_grace_expired, w->rt->config->shutdown_grace_ms, 0);
+    const struct mb_config *cfg = w->rt->config;
+    mb_info("worker", "signal %d: draining (%u connections open, drain delay %u ms, grace %u ms)", signum,
+            mb_http_server_connection_count(w->http), cfg->drain_delay_ms, cfg->shutdown_grace_ms);
+    uv_timer_start(&w->grace, on_grace_expired, cfg->shutdown_grace_ms, 0);
     mb_http_transport_drain(w->transport);
-    w->draining_servers = w->admin_http ? 2 : 1;
-    if (w->admin_http)
-        mb_http_server_shutdown(w->admin_http, on_drained, w);
-    mb_http_server_shutdown(w->http, on_drained, w);
+    mb_http_server_begin_drain(w->http);
+    mb_http_server_begin_drain(w->admin_http);
+    if (cfg->drain_delay_ms)
+        uv_timer_start(&w->drain_delay, on_drain_delay_over, cfg->drain_delay_ms, 0);
+    else
+        stop_accepting(w);
 }
 
 /* The separate admin listener: plain limits of its own (no request bodies, few connections),
@@ -240,6 +273,8 @@ int mb_worker_main(struct mb_runtime *rt, int worker_id, int listen_fd, int admi
     uv_signal_start(&w->sigint, on_stop_signal, SIGINT);
     uv_timer_init(&w->loop, &w->grace);
     w->grace.data = w;
+    uv_timer_init(&w->loop, &w->drain_delay);
+    w->drain_delay.data = w;
     uv_timer_init(&w->loop, &w->publish);
     w->publish.data = w;
     uv_timer_start(&w->publish, on_publish, 0, 1000);

@@ -242,7 +242,7 @@ test('a progressToken turns the answer into SSE: increasing progress, then the r
   const sid = await rawSession(s.url);
   const r = await post(s.url, call(5, 'getItem', { id: 9 }, { progressToken: 'tok' }), hdr(sid));
   assert.match(r.headers.get('content-type'), /text\/event-stream/);
-  const msgs = r.text.split('\n').filter((l) => l.startsWith('data:')).map((l) => JSON.parse(l.slice(5)));
+  const msgs = r.text.split('\n').filter((l) => l.startsWith('data:') && l.slice(5).trim()).map((l) => JSON.parse(l.slice(5)));
   const progress = msgs.filter((m) => m.method === 'notifications/progress');
   assert.ok(progress.length >= 3, r.text);
   for (const p of progress) assert.equal(p.params.progressToken, 'tok');

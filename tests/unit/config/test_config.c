@@ -771,6 +771,35 @@ static void test_observability_warnings(void **state)
     unsetenv("MB_TEST_SHORT_TOKEN");
 }
 
+/* runtime.server.drain_delay_ms must end before the grace period (both count from the signal). */
+static void test_drain_delay_within_grace(void **state)
+{
+    (void)state;
+    free(write_file("spec.yaml", "openapi: 3.0.0\n"));
+    char *path = write_file("drain_bad.yaml",
+        "api: {openapi: {spec_file: spec.yaml}}\n"                                   /* 1 */
+        "runtime:\n"                                                                  /* 2 */
+        "  server: {shutdown_grace_seconds: 10, drain_delay_ms: 10000}\n");          /* 3 */
+    struct mb_diags d;
+    mb_diags_init(&d);
+    struct mb_config *c = NULL;
+    assert_int_equal(mb_config_load(path, &c, &d), -1);
+    expect_diag(&d, "runtime.server.drain_delay_ms: 10000 ms is not shorter than shutdown_grace_seconds (10 s)", 3);
+    mb_diags_dispose(&d);
+    free(path);
+    path = write_file("drain_ok.yaml",
+        "api: {openapi: {spec_file: spec.yaml}}\n"
+        "runtime:\n"
+        "  server: {shutdown_grace_seconds: 10, drain_delay_ms: 9000}\n");
+    mb_diags_init(&d);
+    assert_int_equal(mb_config_load(path, &c, &d), 0);
+    assert_int_equal(c->drain_delay_ms, 9000);
+    assert_int_equal(c->shutdown_grace_ms, 10000);
+    mb_config_destroy(c);
+    mb_diags_dispose(&d);
+    free(path);
+}
+
 static void test_embedded_default(void **state)
 {
     char root[4096];
@@ -828,6 +857,7 @@ int main(void)
         cmocka_unit_test(test_observability_values),
         cmocka_unit_test(test_observability_errors),
         cmocka_unit_test(test_observability_warnings),
+        cmocka_unit_test(test_drain_delay_within_grace),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -156,6 +156,14 @@ static void on_request(struct mb_http_exchange *ex, const struct mb_http_request
     } else if (strcmp(p, "/shutdown") == 0) {
         mb_http_server_shutdown(F->srv, on_drained, NULL);
         mb_http_respond(ex, 200, NULL, 0, "bye", 3);
+    } else if (strcmp(p, "/begin-drain") == 0) {
+        mb_http_server_begin_drain(F->srv);
+        mb_http_respond(ex, 200, NULL, 0, "draining", 8);
+    } else if (strcmp(p, "/stall-then-shutdown") == 0) {
+        /* The loop stalls: connections made meanwhile wait in the kernel's accept queue. */
+        usleep(300 * 1000);
+        mb_http_server_shutdown(F->srv, on_drained, NULL);
+        mb_http_respond(ex, 200, NULL, 0, "bye", 3);
     } else {
         /* Echo: method, path, query, body. */
         char head[512];
@@ -902,6 +910,87 @@ static void test_shutdown_serves_fresh_connection(void **state)
     server_stop();
 }
 
+/* The drain delay's first step: nothing is closed. An idle kept-alive connection stays open
+ * and its next request is answered with Connection: close; a new connection is still accepted
+ * and served once; the listener only closes at mb_http_server_shutdown. */
+static void test_begin_drain_keeps_serving(void **state)
+{
+    (void)state;
+    struct mb_http_limits l;
+    limits_test(&l);
+    server_start(&l);
+    struct client idle, ctl, fresh, late;
+    struct response r;
+    assert_int_equal(client_open(&idle, 0), 0);
+    client_sends(&idle, "GET /first HTTP/1.1\r\n\r\n");
+    assert_int_equal(client_response(&idle, &r), 0);
+    assert_string_equal(resp_header(&r, "Connection"), "keep-alive");
+    response_free(&r);
+    assert_int_equal(client_open(&ctl, 0), 0);
+    client_sends(&ctl, "GET /begin-drain HTTP/1.1\r\n\r\n");
+    assert_int_equal(client_response(&ctl, &r), 0);
+    assert_string_equal(r.body, "draining");
+    assert_string_equal(resp_header(&r, "Connection"), "close");
+    response_free(&r);
+    assert_true(client_sees_close(&ctl));
+    client_close(&ctl);
+    sleep_ms(200); /* the idle connection is not closed */
+    client_sends(&idle, "GET /second HTTP/1.1\r\n\r\n");
+    assert_int_equal(client_response(&idle, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(resp_header(&r, "Connection"), "close");
+    response_free(&r);
+    assert_true(client_sees_close(&idle));
+    client_close(&idle);
+    assert_int_equal(client_open(&fresh, 0), 0);
+    client_sends(&fresh, "GET /new HTTP/1.1\r\n\r\n");
+    assert_int_equal(client_response(&fresh, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(resp_header(&r, "Connection"), "close");
+    response_free(&r);
+    assert_true(client_sees_close(&fresh));
+    client_close(&fresh);
+    assert_int_equal(atomic_load(&F->drained), 0);
+    assert_int_equal(client_open(&ctl, 0), 0);
+    client_sends(&ctl, "GET /shutdown HTTP/1.1\r\n\r\n");
+    assert_int_equal(client_response(&ctl, &r), 0);
+    response_free(&r);
+    assert_true(client_sees_close(&ctl));
+    client_close(&ctl);
+    assert_true(wait_for(&F->drained, 1, 2000));
+    assert_int_not_equal(client_open(&late, 0), 0);
+    close(late.fd);
+    server_stop();
+}
+
+/* A connection the kernel completed while the loop was busy, still in the accept queue when
+ * the listener closes, is accepted and served rather than reset. */
+static void test_shutdown_accepts_queued_connection(void **state)
+{
+    (void)state;
+    struct mb_http_limits l;
+    limits_test(&l);
+    server_start(&l);
+    struct client queued, ctl;
+    struct response r;
+    assert_int_equal(client_open(&ctl, 0), 0);
+    client_sends(&ctl, "GET /stall-then-shutdown HTTP/1.1\r\n\r\n");
+    assert_true(wait_for(&F->requests, 1, 2000));
+    assert_int_equal(client_open(&queued, 0), 0); /* completes in the kernel while the loop stalls */
+    client_sends(&queued, "GET /queued HTTP/1.1\r\n\r\n");
+    assert_int_equal(client_response(&ctl, &r), 0);
+    response_free(&r);
+    client_close(&ctl);
+    assert_int_equal(client_response(&queued, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(resp_header(&r, "Connection"), "close");
+    response_free(&r);
+    assert_true(client_sees_close(&queued));
+    client_close(&queued);
+    assert_true(wait_for(&F->drained, 1, 3000));
+    server_stop();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -920,6 +1009,8 @@ int main(void)
         cmocka_unit_test(test_abort_on_disconnect),
         cmocka_unit_test(test_shutdown_drains),
         cmocka_unit_test(test_shutdown_serves_fresh_connection),
+        cmocka_unit_test(test_begin_drain_keeps_serving),
+        cmocka_unit_test(test_shutdown_accepts_queued_connection),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
