@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/redis_url.h"
 #include "cli/doctor.h"
 #include "common/buf.h"
 
@@ -231,99 +232,6 @@ void mb_doctor_check_ports(struct mb_doctor_report *r, const struct mb_config *c
 
 /* ---- Redis */
 
-struct redis_url {
-    char host[256];
-    int port;
-    char user[128];
-    char password[256];
-    bool has_password;
-};
-
-static int hex_value(char c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
-/* Copies n bytes of s into out with %XX decoded. Returns 0, or -1 when it does not fit or an
- * escape is malformed. */
-static int copy_decoded(const char *s, size_t n, char *out, size_t cap)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '%') {
-            if (i + 2 >= n)
-                return -1;
-            int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
-            if (hi < 0 || lo < 0)
-                return -1;
-            c = (char)(hi * 16 + lo);
-            i += 2;
-        }
-        if (o + 1 >= cap)
-            return -1;
-        out[o++] = c;
-    }
-    out[o] = '\0';
-    return 0;
-}
-
-/* redis://[[user]:password@]host[:port][/db] (the config loader checked the scheme). */
-static int parse_redis_url(const char *url, struct redis_url *u)
-{
-    memset(u, 0, sizeof *u);
-    u->port = 6379;
-    const char *p = strstr(url, "://");
-    p = p ? p + 3 : url;
-    const char *end = p + strcspn(p, "/?#");
-    const char *at = NULL;
-    for (const char *q = p; q < end; q++)
-        if (*q == '@')
-            at = q;
-    if (at) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        const char *pw = colon ? colon + 1 : p;
-        if (colon && copy_decoded(p, (size_t)(colon - p), u->user, sizeof u->user) != 0)
-            return -1;
-        if (copy_decoded(pw, (size_t)(at - pw), u->password, sizeof u->password) != 0)
-            return -1;
-        u->has_password = u->password[0] != '\0';
-        p = at + 1;
-    }
-    const char *host_end = end;
-    const char *port = NULL;
-    if (*p == '[') {
-        const char *close = memchr(p, ']', (size_t)(end - p));
-        if (!close)
-            return -1;
-        p++;
-        host_end = close;
-        if (close + 1 < end && close[1] == ':')
-            port = close + 2;
-    } else {
-        const char *colon = memchr(p, ':', (size_t)(end - p));
-        if (colon) {
-            host_end = colon;
-            port = colon + 1;
-        }
-    }
-    if (host_end == p || (size_t)(host_end - p) >= sizeof u->host)
-        return -1;
-    memcpy(u->host, p, (size_t)(host_end - p));
-    u->host[host_end - p] = '\0';
-    if (port) {
-        char *stop;
-        long v = strtol(port, &stop, 10);
-        if (stop != end || v < 1 || v > 65535)
-            return -1;
-        u->port = (int)v;
-    }
-    return 0;
-}
-
 /* Connects with a timeout. Returns the socket or -1 with errno set. */
 static int connect_with_timeout(const char *host, int port, int timeout_ms, int *gai)
 {
@@ -430,15 +338,15 @@ void mb_doctor_check_redis(struct mb_doctor_report *r, const struct mb_config *c
     const char *url = cfg->security.redis.url;
     if (!url)
         return;
-    struct redis_url u;
-    if (parse_redis_url(url, &u) != 0) {
+    struct mb_redis_url u;
+    if (mb_redis_url_parse(url, &u) != 0) {
         mb_doctor_add(r, "redis", MB_DOCTOR_ERROR,
                       "write runtime.redis.url as redis://[[user]:password@]host[:port][/db]",
                       "runtime.redis.url cannot be read");
         return;
     }
     char where[300];
-    snprintf(where, sizeof where, "%s%s:%d", u.has_password ? "(password set) " : "", u.host,
+    snprintf(where, sizeof where, "%s%s:%d", u.password[0] ? "(password set) " : "", u.host,
              u.port);
     int gai = 0;
     int fd = connect_with_timeout(u.host, u.port, REDIS_TIMEOUT_MS, &gai);
@@ -451,14 +359,14 @@ void mb_doctor_check_redis(struct mb_doctor_report *r, const struct mb_config *c
             u.host, u.port);
         mb_doctor_add(r, "redis", MB_DOCTOR_ERROR, fix, "cannot connect to Redis at %s: %s", where,
                       gai ? gai_strerror(gai) : strerror(errno));
-        memset(u.password, 0, sizeof u.password);
+        mb_redis_url_wipe(&u);
         return;
     }
     char reply[512] = "";
     struct mb_buf cmd;
     mb_buf_init(&cmd, 4096);
     int rc = 0;
-    if (u.has_password) {
+    if (u.password[0]) {
         rc = resp(&cmd, "AUTH", u.user[0] ? u.user : u.password, u.user[0] ? u.password : NULL);
         if (rc == 0)
             rc = redis_command(fd, cmd.data, cmd.len, reply, sizeof reply);
@@ -494,5 +402,5 @@ void mb_doctor_check_redis(struct mb_doctor_report *r, const struct mb_config *c
 done:
     mb_buf_dispose(&cmd);
     close(fd);
-    memset(u.password, 0, sizeof u.password);
+    mb_redis_url_wipe(&u);
 }

@@ -12,6 +12,7 @@
  * to MB_DOC_MAX_NODES expanded nodes, one document per stream (a second one is an error),
  * the root must be a mapping or a sequence, and nesting is limited to MB_DOC_MAX_DEPTH. */
 #include "common/doc.h"
+#include "common/percent.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -216,16 +217,6 @@ static void js_ws(struct jscan *s)
     }
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 static long js_hex4(const char *p, const char *end)
 {
@@ -233,7 +224,7 @@ static long js_hex4(const char *p, const char *end)
         return -1;
     long v = 0;
     for (int i = 0; i < 4; i++) {
-        int h = hexval(p[i]);
+        int h = mb_hexval(p[i]);
         if (h < 0)
             return -1;
         v = v * 16 + h;

@@ -21,6 +21,7 @@
 #include <strings.h>
 
 #include "common/log.h"
+#include "common/redis_url.h"
 
 #if defined(MB_HAVE_HIREDIS) || (!defined(MB_NO_HIREDIS) && __has_include(<hiredis/adapters/libuv.h>))
 #define RL_WITH_HIREDIS 1
@@ -36,9 +37,9 @@
 #include <openssl/evp.h>
 
 #define LOGGER "ratelimit"
-#define HOST_MAX 256
-#define USER_MAX 256
-#define PASSWORD_MAX 512
+#define HOST_MAX MB_REDIS_URL_HOST_MAX
+#define USER_MAX MB_REDIS_URL_USER_MAX
+#define PASSWORD_MAX MB_REDIS_URL_PASSWORD_MAX
 #define DEFAULT_TIMEOUT_MS 50
 /* Largest emission interval / tolerance sent (microseconds): exact in the script's doubles. */
 #define MAX_SPAN_US ((uint64_t)1 << 50)
@@ -604,116 +605,18 @@ unsigned mb_redis_limiter_pending(const struct mb_redis_limiter *lim)
 
 /* ---------- create / destroy ---------- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Copies [s, s+len) into out (cap bytes with the NUL), decoding %XX. 0 or -1. */
-static int copy_decoded(const char *s, size_t len, char *out, size_t cap)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        char ch = s[i];
-        if (ch == '%') {
-            if (i + 2 >= len)
-                return -1;
-            int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
-            if (hi < 0 || lo < 0)
-                return -1;
-            ch = (char)(hi * 16 + lo);
-            i += 2;
-        }
-        if (ch == '\0' || o + 1 >= cap)
-            return -1;
-        out[o++] = ch;
-    }
-    out[o] = '\0';
-    return 0;
-}
-
+/* Fills the connection fields from the URL (common/redis_url.h). */
 static int parse_url(struct mb_redis_limiter *lim, const char *url)
 {
-    static const char scheme[] = "redis://";
-    if (strncasecmp(url, scheme, sizeof scheme - 1) != 0)
+    struct mb_redis_url u;
+    if (mb_redis_url_parse(url, &u) != 0)
         return -1;
-    const char *p = url + sizeof scheme - 1;
-    const char *end = p + strcspn(p, "/?#");
-    const char *at = NULL;
-    for (const char *q = p; q < end; q++)
-        if (*q == '@')
-            at = q;
-    if (at) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        if (colon) {
-            if (copy_decoded(p, (size_t)(colon - p), lim->user, sizeof lim->user) != 0 ||
-                copy_decoded(colon + 1, (size_t)(at - colon - 1), lim->password, sizeof lim->password) != 0)
-                return -1;
-        } else if (copy_decoded(p, (size_t)(at - p), lim->password, sizeof lim->password) != 0) {
-            return -1; /* "redis://secret@host": the only part is the password */
-        }
-        p = at + 1;
-    }
-    const char *host_end, *port_start = NULL;
-    if (*p == '[') {
-        const char *close = memchr(p, ']', (size_t)(end - p));
-        if (!close)
-            return -1;
-        p++;
-        host_end = close;
-        if (close + 1 < end) {
-            if (close[1] != ':')
-                return -1;
-            port_start = close + 2;
-        }
-    } else {
-        const char *colon = memchr(p, ':', (size_t)(end - p));
-        host_end = colon ? colon : end;
-        if (colon)
-            port_start = colon + 1;
-    }
-    size_t hlen = (size_t)(host_end - p);
-    if (hlen == 0 || hlen >= sizeof lim->host)
-        return -1;
-    memcpy(lim->host, p, hlen);
-    lim->host[hlen] = '\0';
-    lim->port = 6379;
-    if (port_start) {
-        long port = 0;
-        if (port_start == end)
-            return -1;
-        for (const char *q = port_start; q < end; q++) {
-            if (*q < '0' || *q > '9')
-                return -1;
-            port = port * 10 + (*q - '0');
-            if (port > 65535)
-                return -1;
-        }
-        if (port == 0)
-            return -1;
-        lim->port = (int)port;
-    }
-    lim->db = 0;
-    if (*end == '/') {
-        const char *q = end + 1;
-        long db = 0;
-        for (; *q >= '0' && *q <= '9'; q++) {
-            db = db * 10 + (*q - '0');
-            if (db > 1000000)
-                return -1;
-        }
-        if (*q != '\0')
-            return -1;
-        lim->db = (int)db;
-    } else if (*end != '\0') {
-        return -1; /* no query or fragment options are understood */
-    }
+    memcpy(lim->host, u.host, sizeof lim->host);
+    memcpy(lim->user, u.user, sizeof lim->user);
+    memcpy(lim->password, u.password, sizeof lim->password);
+    lim->port = u.port;
+    lim->db = u.db;
+    mb_redis_url_wipe(&u);
     return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/percent.h"
 #include "common/buf.h"
 #include "openapi/catalog_internal.h"
 
@@ -129,25 +130,14 @@ int mb_oa_ptr_push(char *buf, size_t bufsize, const char *token)
     return 0;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes n bytes of src into out (outsize bytes). Returns 0 or -1 (too long, NUL). */
 static int pct_decode(const char *src, size_t n, char *out, size_t outsize)
 {
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         int c = (unsigned char)src[i];
-        if (c == '%' && i + 2 < n && hexval(src[i + 1]) >= 0 && hexval(src[i + 2]) >= 0) {
-            c = hexval(src[i + 1]) * 16 + hexval(src[i + 2]);
+        if (c == '%' && i + 2 < n && mb_hexval(src[i + 1]) >= 0 && mb_hexval(src[i + 2]) >= 0) {
+            c = mb_hexval(src[i + 1]) * 16 + mb_hexval(src[i + 2]);
             i += 2;
         }
         if (o + 1 >= outsize || c == 0)
