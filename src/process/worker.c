@@ -277,8 +277,9 @@ int mb_worker_main(struct mb_runtime *rt, int worker_id, int listen_fd, int admi
     w->drain_delay.data = w;
     uv_timer_init(&w->loop, &w->publish);
     w->publish.data = w;
-    uv_timer_start(&w->publish, on_publish, 0, 1000);
+    uv_timer_start(&w->publish, on_publish, 1000, 1000);
     uv_unref((uv_handle_t *)&w->publish);
+    publish_figures(w); /* before "ready": a ready worker is always counted in /metrics */
     if (ready_fd >= 0) {
         ssize_t n = write(ready_fd, "R", 1);
         (void)n;
