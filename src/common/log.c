@@ -99,6 +99,39 @@ static size_t json_escape(char *out, size_t cap, const char *s)
     return n;
 }
 
+/* The UTC time of now as "2026-11-24T10:00:00.123Z". */
+static void stamp(char ts[40])
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    struct tm tm;
+    gmtime_r(&tv.tv_sec, &tm);
+    size_t tl = strftime(ts, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(ts + tl, 40 - tl, ".%03dZ", (int)(tv.tv_usec / 1000));
+}
+
+/* "master" or "w<N>" for text lines. */
+static void worker_tag(char *out, size_t cap)
+{
+    if (log_state.worker_id >= 0)
+        snprintf(out, cap, "w%d", log_state.worker_id);
+    else
+        snprintf(out, cap, "master");
+}
+
+/* Writes the n bytes snprintf produced in line (cap bytes): a cut line still ends in '\n'. */
+static void write_line(char *line, size_t cap, int n)
+{
+    if (n < 0)
+        return;
+    if ((size_t)n >= cap) {
+        n = (int)cap - 1;
+        line[n - 1] = '\n';
+    }
+    ssize_t w = write(STDERR_FILENO, line, (size_t)n);
+    (void)w;
+}
+
 void mb_log(enum mb_log_level level, const char *logger, const char *fmt, ...)
 {
     if (!mb_log_enabled(level, logger))
@@ -110,13 +143,8 @@ void mb_log(enum mb_log_level level, const char *logger, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
 
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    struct tm tm;
-    gmtime_r(&tv.tv_sec, &tm);
     char ts[40];
-    size_t tl = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(ts + tl, sizeof ts - tl, ".%03dZ", (int)(tv.tv_usec / 1000));
+    stamp(ts);
 
     char line[9000];
     int n;
@@ -128,20 +156,12 @@ void mb_log(enum mb_log_level level, const char *logger, const char *fmt, ...)
                      ts, level_name(level), logger ? logger : "main", (int)getpid(),
                      log_state.worker_id, esc);
     } else {
-        char who[24] = "master";
-        if (log_state.worker_id >= 0)
-            snprintf(who, sizeof who, "w%d", log_state.worker_id);
+        char who[24];
+        worker_tag(who, sizeof who);
         n = snprintf(line, sizeof line, "%s %s [%s] %s: %s\n", ts, level_name(level), who,
                      logger ? logger : "main", msg);
     }
-    if (n < 0)
-        return;
-    if ((size_t)n >= sizeof line) {
-        n = (int)sizeof line - 1;
-        line[n - 1] = '\n';
-    }
-    ssize_t w = write(STDERR_FILENO, line, (size_t)n);
-    (void)w;
+    write_line(line, sizeof line, n);
     errno = saved_errno;
 }
 
@@ -150,13 +170,8 @@ void mb_log_structured(enum mb_log_level level, const char *logger, const char *
     if (!mb_log_enabled(level, logger) || !fields)
         return;
     int saved_errno = errno;
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    struct tm tm;
-    gmtime_r(&tv.tv_sec, &tm);
     char ts[40];
-    size_t tl = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(ts + tl, sizeof ts - tl, ".%03dZ", (int)(tv.tv_usec / 1000));
+    stamp(ts);
     if (len > MB_LOG_FIELDS_MAX)
         len = MB_LOG_FIELDS_MAX;  /* callers cap their fields; this only guards the line buffer */
     char line[MB_LOG_FIELDS_MAX + 256];
@@ -166,19 +181,11 @@ void mb_log_structured(enum mb_log_level level, const char *logger, const char *
                      ts, level_name(level), logger ? logger : "main", (int)getpid(), log_state.worker_id,
                      len ? "," : "", (int)len, fields);
     } else {
-        char who[24] = "master";
-        if (log_state.worker_id >= 0)
-            snprintf(who, sizeof who, "w%d", log_state.worker_id);
+        char who[24];
+        worker_tag(who, sizeof who);
         n = snprintf(line, sizeof line, "%s %s [%s] %s: {\"ts\":\"%s\"%s%.*s}\n", ts, level_name(level), who,
                      logger ? logger : "main", ts, len ? "," : "", (int)len, fields);
     }
-    if (n < 0)
-        return;
-    if ((size_t)n >= sizeof line) {
-        n = (int)sizeof line - 1;
-        line[n - 1] = '\n';
-    }
-    ssize_t w = write(STDERR_FILENO, line, (size_t)n);
-    (void)w;
+    write_line(line, sizeof line, n);
     errno = saved_errno;
 }
