@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "cli/cli_args.h"
 #include "common/buf.h"
 
 #define TIMEOUT_MS 5000L
@@ -30,6 +31,8 @@ void mb_cli_capacity_usage(FILE *out)
         "  --token TOKEN   sent as 'Authorization: Bearer TOKEN' (for a proxy in front that asks)\n"
         "exit status: 0 ok or warming up, 3 tune workers, 4 scale out, 1 error, 2 usage\n");
 }
+
+static const struct mb_cli_command command = {"capacity", NULL};
 
 struct options {
     const char *url;
@@ -65,20 +68,12 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'h':
             mb_cli_capacity_usage(stdout);
             return MB_CAPACITY_EXIT_OK;
-        case ':':
-            fprintf(stderr, "mcpbridge capacity: %s needs a value\n", argv[optind - 1]);
-            return MB_CAPACITY_EXIT_USAGE;
         default:
-            fprintf(stderr,
-                    "mcpbridge capacity: unknown option '%s' (see 'mcpbridge capacity --help')\n",
-                    argv[optind - 1]);
-            return MB_CAPACITY_EXIT_USAGE;
+            return mb_cli_option_error(&command, c, argv);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "mcpbridge capacity: unexpected argument '%s'\n", argv[optind]);
-        return MB_CAPACITY_EXIT_USAGE;
-    }
+    if (optind < argc)
+        return mb_cli_unexpected_argument(&command, argv[optind]);
     if (!o->url) {
         fprintf(stderr, "mcpbridge capacity: --url URL is required (the server's base URL, e.g. "
                         "http://127.0.0.1:8500)\n");

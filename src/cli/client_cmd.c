@@ -18,14 +18,14 @@
 
 #include <jansson.h>
 
+#include "cli/cli_args.h"
 #include "cli/commands.h"
 #include "cli/mcp_client.h"
 #include "common/buf.h"
 
 #define EXIT_OK        0
 #define EXIT_CALL      1 /* isError result or JSON-RPC error */
-#define EXIT_USAGE     2
-#define EXIT_TRANSPORT 3
+#define EXIT_TRANSPORT 3 /* after MB_CLI_EXIT_USAGE, 2 */
 
 #define MAX_HEADERS    64
 #define MAX_ARGS_BYTES (16u * 1024u * 1024u)
@@ -71,13 +71,7 @@ struct options {
     const char *certfile, *keyfile;
 };
 
-static int usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "mcpbridge client: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, " (see 'mcpbridge client --help')\n");
-    return EXIT_USAGE;
-}
+static const struct mb_cli_command command = {"client", NULL};
 
 /* A header line "Name: value": a token name, a colon, no CR, LF or NUL. Returns 0 or -1. */
 static int check_header(const char *h)
@@ -142,12 +136,13 @@ static int parse_options(int argc, char **argv, struct options *o)
             break;
         case 'H':
             if (check_header(optarg) != 0)
-                return usage_error(
+                return mb_cli_usage_error(
+                    &command,
                     "--header expects 'Name: value' (a header name, a colon, no line breaks), "
                     "got '%s'",
                     optarg);
             if (o->header_count == MAX_HEADERS)
-                return usage_error("at most %s --header options", "64");
+                return mb_cli_usage_error(&command, "at most %d --header options", MAX_HEADERS);
             o->headers[o->header_count++] = optarg;
             break;
         case 'T': {
@@ -155,38 +150,38 @@ static int parse_options(int argc, char **argv, struct options *o)
             errno = 0;
             double s = strtod(optarg, &end);
             if (errno || *end || !(s > 0) || s > 3600 || isnan(s))
-                return usage_error("--timeout '%s': expected seconds, more than 0 and at most 3600",
-                                   optarg);
+                return mb_cli_usage_error(
+                    &command, "--timeout '%s': expected seconds, more than 0 and at most 3600",
+                    optarg);
             o->timeout_ms = (long)ceil(s * 1000);
             break;
         }
         case 'h':
             usage(stdout);
             return EXIT_OK;
-        case ':':
-            return usage_error("%s needs a value", argv[optind - 1]);
         default:
-            return usage_error("unknown option '%s'", argv[optind - 1]);
+            return mb_cli_option_error(&command, c, argv);
         }
     }
     if (optind < argc)
-        return usage_error("unexpected argument '%s'", argv[optind]);
+        return mb_cli_unexpected_argument(&command, argv[optind]);
     if (!o->url)
-        return usage_error("--url URL is required (the MCP endpoint, e.g. %s)",
-                           "http://127.0.0.1:8500/mcp");
+        return mb_cli_usage_error(&command, "--url URL is required (the MCP endpoint, e.g. %s)",
+                                  "http://127.0.0.1:8500/mcp");
     if (strncmp(o->url, "http://", 7) != 0 && strncmp(o->url, "https://", 8) != 0)
-        return usage_error("--url '%s': expected http://HOST:PORT/PATH or https://HOST:PORT/PATH",
-                           o->url);
+        return mb_cli_usage_error(
+            &command, "--url '%s': expected http://HOST:PORT/PATH or https://HOST:PORT/PATH",
+            o->url);
     if (o->list == (o->tool != NULL))
-        return usage_error("%s", "give either --list or --tool NAME");
+        return mb_cli_usage_error(&command, "give either --list or --tool NAME");
     if ((o->certfile != NULL) != (o->keyfile != NULL))
-        return usage_error("%s", "--cert FILE and --key FILE go together");
+        return mb_cli_usage_error(&command, "--cert FILE and --key FILE go together");
     if (o->args && !o->tool)
-        return usage_error("%s", "--args goes with --tool NAME");
+        return mb_cli_usage_error(&command, "--args goes with --tool NAME");
     for (size_t i = 0; o->token && i < o->header_count; i++)
         if (strncasecmp(o->headers[i], "Authorization:", 14) == 0)
-            return usage_error(
-                "%s",
+            return mb_cli_usage_error(
+                &command,
                 "--token and --header 'Authorization: ...' both set the Authorization header; "
                 "keep one");
     return -1;
@@ -445,7 +440,7 @@ static int run(const struct options *o, json_t *arguments)
     if (o->token) {
         if (strpbrk(o->token, "\r\n") || !(bearer = bearer_header(o->token))) {
             fprintf(stderr, "mcpbridge client: --token must be one line\n");
-            return EXIT_USAGE;
+            return MB_CLI_EXIT_USAGE;
         }
         headers[n++] = bearer;
     }
@@ -536,7 +531,7 @@ int mb_cli_client(int argc, char **argv)
         return rc;
     json_t *arguments = load_arguments(o.args);
     if (!arguments)
-        return EXIT_USAGE;
+        return MB_CLI_EXIT_USAGE;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
         fprintf(stderr, "mcpbridge client: libcurl failed to initialize\n");
         json_decref(arguments);

@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "cli/cli_args.h"
 #include "cli/commands.h"
 #include "cli/doctor.h"
 #include "common/diag.h"
@@ -22,9 +23,8 @@
 #include "mcp/resources.h"
 #include "openapi/catalog.h"
 
-#define EXIT_OK    0
-#define EXIT_FAIL  1
-#define EXIT_USAGE 2
+#define EXIT_OK   0
+#define EXIT_FAIL 1
 
 #define DIAG_LINES_SHOWN 8
 
@@ -104,13 +104,7 @@ struct options {
     bool json;
 };
 
-static int usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "mcpbridge doctor: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, " (see 'mcpbridge doctor --help')\n");
-    return EXIT_USAGE;
-}
+static const struct mb_cli_command command = {"doctor", NULL};
 
 /* Returns -1 to go on, or the exit code to return now. */
 static int parse_options(int argc, char **argv, struct options *o)
@@ -140,17 +134,15 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'h':
             usage(stdout);
             return EXIT_OK;
-        case ':':
-            return usage_error("%s needs a value", argv[optind - 1]);
         default:
-            return usage_error("unknown option '%s'", argv[optind - 1]);
+            return mb_cli_option_error(&command, c, argv);
         }
     }
     if (optind < argc)
-        return usage_error("unexpected argument '%s'", argv[optind]);
+        return mb_cli_unexpected_argument(&command, argv[optind]);
     if (!o->config)
-        return usage_error(
-            "%s", "--config FILE is required (the file `mcpbridge serve --config` would use)");
+        return mb_cli_usage_error(
+            &command, "--config FILE is required (the file `mcpbridge serve --config` would use)");
     return -1;
 }
 

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/cli_args.h"
 #include "cli/commands.h"
 #include "cli/pki.h"
 #include "cli/profile.h"
@@ -75,6 +76,8 @@ static void usage(FILE *out)
         METRICS_PORT);
 }
 
+static const struct mb_cli_command command = {"export", usage};
+
 static int parse_options(int argc, char **argv, struct options *o)
 {
     static const struct option longopts[] = {
@@ -103,26 +106,14 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'h':
             usage(stdout);
             return 0;
-        case ':':
-            fprintf(stderr, "mcpbridge export: %s needs a value\n", argv[optind - 1]);
-            usage(stderr);
-            return 2;
         default:
-            fprintf(stderr, "mcpbridge export: unknown option '%s'\n", argv[optind - 1]);
-            usage(stderr);
-            return 2;
+            return mb_cli_option_error(&command, c, argv);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "mcpbridge export: unexpected argument '%s'\n", argv[optind]);
-        usage(stderr);
-        return 2;
-    }
-    if (!o->profile || !o->out) {
-        fprintf(stderr, "mcpbridge export: --profile DIR and --out DIR2 are required\n");
-        usage(stderr);
-        return 2;
-    }
+    if (optind < argc)
+        return mb_cli_unexpected_argument(&command, argv[optind]);
+    if (!o->profile || !o->out)
+        return mb_cli_usage_error(&command, "--profile DIR and --out DIR2 are required");
     return -1;
 }
 

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/cli_args.h"
 #include "cli/commands.h"
 #include "cli/init_smoke.h"
 #include "cli/pki.h"
@@ -76,6 +77,8 @@ static void usage(FILE *out)
         "exit status: 0 profile made (and smoke check passed), 1 failure, 2 usage\n",
         DEFAULT_PORT);
 }
+
+static const struct mb_cli_command command = {"init", usage};
 
 /* Returns -1 to go on, or the exit code to return now. */
 static int parse_options(int argc, char **argv, struct options *o)
@@ -132,27 +135,15 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'h':
             usage(stdout);
             return 0;
-        case ':':
-            fprintf(stderr, "mcpbridge init: %s needs a value\n", argv[optind - 1]);
-            usage(stderr);
-            return 2;
         default:
-            fprintf(stderr, "mcpbridge init: unknown option '%s'\n", argv[optind - 1]);
-            usage(stderr);
-            return 2;
+            return mb_cli_option_error(&command, c, argv);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "mcpbridge init: unexpected argument '%s'\n", argv[optind]);
-        usage(stderr);
-        return 2;
-    }
-    if (!o->spec) {
-        fprintf(stderr,
-                "mcpbridge init: --spec FILE is required (the OpenAPI document to serve)\n");
-        usage(stderr);
-        return 2;
-    }
+    if (optind < argc)
+        return mb_cli_unexpected_argument(&command, argv[optind]);
+    if (!o->spec)
+        return mb_cli_usage_error(&command,
+                                  "--spec FILE is required (the OpenAPI document to serve)");
     if (o->base_url && strncmp(o->base_url, "http://", 7) != 0 &&
         strncmp(o->base_url, "https://", 8) != 0) {
         fprintf(

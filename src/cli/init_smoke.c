@@ -1,8 +1,9 @@
 /* The smoke check of `mcpbridge init` (contract in init_smoke.h). The server is this binary
  * (/proc/self/exe) in its own process group, so stopping it reaches the master and its workers.
- * The MCP exchanges are blocking libcurl requests (a command line tool may block): JSON-RPC over
- * Streamable HTTP, the answer read as JSON or as an SSE stream (the message with our id). Steps
- * after a failed one are skipped, except stopping the server, which always runs. */
+ * Readiness is one blocking libcurl GET of /readyz, polled; the MCP exchanges go through the
+ * command line's MCP client (mcp_client.h), which presents the profile's CA and client
+ * certificate. Steps after a failed one are skipped, except stopping the server, which always
+ * runs. */
 #include "cli/init_smoke.h"
 
 #include <curl/curl.h>
@@ -16,21 +17,18 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "common/buf.h"
-#include "mcp/mcp_server.h"
+#include "cli/mcp_client.h"
 
 #define READY_TIMEOUT_MS   20000
 #define STOP_TIMEOUT_MS    15000
 #define REQUEST_TIMEOUT_MS 15000
-#define MAX_BODY           (16u * 1024u * 1024u)
-#define PROTOCOL_VERSION   "2025-11-25"
+#define CLIENT_NAME        "mcpbridge-init-smoke"
 #define MAX_STEPS          8
 
 enum step_state { STEP_OK, STEP_FAILED, STEP_SKIPPED };
@@ -48,13 +46,14 @@ struct smoke {
     struct step steps[MAX_STEPS];
     size_t step_count;
     bool failed;
-    char base[128];     /* scheme://127.0.0.1:port */
-    char endpoint[512]; /* base + MCP path */
-    pid_t pid;          /* the server (leader of its process group), 0 when not running */
-    char session[256];  /* Mcp-Session-Id from initialize */
-    char protocol[32];  /* negotiated protocol version */
-    json_t *tool;       /* the tool chosen for the call (borrowed from tools) */
-    json_t *tools;      /* every tool listed, owned */
+    char base[128];               /* scheme://127.0.0.1:port */
+    char endpoint[512];           /* base + MCP path */
+    pid_t pid;                    /* the server (leader of its process group), 0 when not running */
+    char *auth_header;            /* "Authorization: Bearer <token>", wiped when freed */
+    const char *headers[1];       /* {auth_header}: borrowed by client for its life */
+    struct mb_mcp_client *client; /* the session with the minted token, NULL when not open */
+    json_t *tool;                 /* the tool chosen for the call (borrowed from tools) */
+    json_t *tools;                /* every tool listed, owned */
 };
 
 static double now_seconds(void)
@@ -249,214 +248,85 @@ static void stop_server(struct smoke *s)
     step_end(st);
 }
 
-/* ---- HTTP ---- */
+/* ---- readiness ---- */
 
-struct response {
-    long status;
-    struct mb_buf body;
-    char content_type[128];
-    char session[256];
-    char error[CURL_ERROR_SIZE];
-    CURLcode code;
-};
-
-static size_t on_body(char *data, size_t size, size_t n, void *userdata)
+static size_t discard_body(char *data, size_t size, size_t n, void *userdata)
 {
-    struct response *r = userdata;
-    return mb_buf_append(&r->body, data, size * n) == 0 ? size * n : 0;
-}
-
-/* Copies the value of header "name" into out when line is that header. */
-static void header_value(const char *line, size_t len, const char *name, char *out, size_t cap)
-{
-    size_t nl = strlen(name);
-    if (len <= nl + 1 || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
-        return;
-    const char *v = line + nl + 1;
-    size_t vl = len - nl - 1;
-    while (vl && (*v == ' ' || *v == '\t'))
-        v++, vl--;
-    while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
-        vl--;
-    snprintf(out, cap, "%.*s", (int)vl, v);
-}
-
-static size_t on_header(char *data, size_t size, size_t n, void *userdata)
-{
-    struct response *r = userdata;
-    header_value(data, size * n, "content-type", r->content_type, sizeof r->content_type);
-    header_value(data, size * n, "mcp-session-id", r->session, sizeof r->session);
+    (void)data;
+    (void)userdata;
     return size * n;
 }
 
-/* One request: GET when body is NULL, else POST of a JSON body. with_token: send the bearer
- * token. Returns the curl result (r->status set on CURLE_OK). */
-static CURLcode request(struct smoke *s, const char *url, const char *body, bool with_token,
-                        struct response *r)
+/* One GET of url with the profile's TLS files. Returns the curl result; *status is the HTTP
+ * status on CURLE_OK, error what went wrong otherwise. */
+static CURLcode probe(const struct smoke *s, const char *url, long *status,
+                      char error[CURL_ERROR_SIZE])
 {
-    memset(r, 0, sizeof *r);
-    mb_buf_init(&r->body, MAX_BODY);
-    struct curl_slist *headers = NULL;
-    char line[8192 + 64];
+    error[0] = '\0';
+    *status = 0;
     CURL *curl = curl_easy_init();
     if (!curl) {
-        snprintf(r->error, sizeof r->error, "libcurl could not start a transfer (out of memory?)");
-        return r->code = CURLE_OUT_OF_MEMORY;
+        snprintf(error, CURL_ERROR_SIZE, "libcurl could not start a transfer (out of memory?)");
+        return CURLE_OUT_OF_MEMORY;
     }
-    if (body) {
-        headers = curl_slist_append(headers, "Content-Type: application/json");
-        headers = curl_slist_append(headers, "Accept: application/json, text/event-stream");
-        if (s->session[0]) {
-            snprintf(line, sizeof line, "Mcp-Session-Id: %s", s->session);
-            headers = curl_slist_append(headers, line);
-            snprintf(line, sizeof line, "MCP-Protocol-Version: %s", s->protocol);
-            headers = curl_slist_append(headers, line);
-        }
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-    }
-    if (with_token) {
-        snprintf(line, sizeof line, "Authorization: Bearer %s", s->o->token);
-        headers = curl_slist_append(headers, line);
-        explicit_bzero(line, sizeof line);
-    }
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)REQUEST_TIMEOUT_MS);
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, r->error);
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, "mcpbridge-init-smoke/" MB_VERSION);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(curl, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard_body);
     if (s->o->ca_file)
         curl_easy_setopt(curl, CURLOPT_CAINFO, s->o->ca_file);
     if (s->o->client_cert) {
         curl_easy_setopt(curl, CURLOPT_SSLCERT, s->o->client_cert);
         curl_easy_setopt(curl, CURLOPT_SSLKEY, s->o->client_key);
     }
-    r->code = curl_easy_perform(curl);
-    if (r->code == CURLE_OK)
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r->status);
-    else if (!r->error[0])
-        snprintf(r->error, sizeof r->error, "%s", curl_easy_strerror(r->code));
-    curl_slist_free_all(headers);
+    CURLcode rc = curl_easy_perform(curl);
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
+    else if (!error[0])
+        snprintf(error, CURL_ERROR_SIZE, "%s", curl_easy_strerror(rc));
     curl_easy_cleanup(curl);
-    return r->code;
+    return rc;
 }
 
-/* The JSON-RPC message with this id from a JSON or SSE answer; NULL when none. Caller decrefs. */
-static json_t *rpc_answer(const struct response *r, int id)
+/* ---- MCP ---- */
+
+/* A client of the endpoint with the profile's TLS files; headers may be NULL. NULL after
+ * filling err. */
+static struct mb_mcp_client *open_client(const struct smoke *s, const char *const *headers,
+                                         size_t header_count, struct mb_mcp_error *err)
 {
-    const char *text = r->body.data ? r->body.data : "";
-    if (strncasecmp(r->content_type, "text/event-stream", 17) != 0) {
-        json_t *msg = json_loads(text, 0, NULL);
-        if (json_is_object(msg) && json_integer_value(json_object_get(msg, "id")) == id)
-            return msg;
-        json_decref(msg);
-        return NULL;
-    }
-    /* SSE: events separated by blank lines; an event's data lines joined by '\n'. */
-    struct mb_buf data;
-    mb_buf_init(&data, MAX_BODY);
-    json_t *found = NULL;
-    const char *p = text;
-    while (!found) {
-        const char *eol = strchr(p, '\n');
-        size_t n = eol ? (size_t)(eol - p) : strlen(p);
-        if (n && p[n - 1] == '\r')
-            n--;
-        if (n == 0) { /* end of an event */
-            if (data.len) {
-                json_t *msg = json_loads(data.data, 0, NULL);
-                if (json_is_object(msg) && json_integer_value(json_object_get(msg, "id")) == id)
-                    found = msg;
-                else
-                    json_decref(msg);
-                mb_buf_reset(&data);
-            }
-        } else if (n >= 5 && strncmp(p, "data:", 5) == 0) {
-            const char *v = p + 5;
-            size_t vl = n - 5;
-            if (vl && *v == ' ')
-                v++, vl--;
-            if (data.len)
-                mb_buf_append(&data, "\n", 1);
-            mb_buf_append(&data, v, vl);
-        }
-        if (!eol)
-            break;
-        p = eol + 1;
-    }
-    if (!found && data.len) {
-        json_t *msg = json_loads(data.data, 0, NULL);
-        if (json_is_object(msg) && json_integer_value(json_object_get(msg, "id")) == id)
-            found = msg;
-        else
-            json_decref(msg);
-    }
-    mb_buf_dispose(&data);
-    return found;
+    struct mb_mcp_client_options opts = {
+        .url = s->endpoint,
+        .headers = headers,
+        .header_count = header_count,
+        .timeout_ms = REQUEST_TIMEOUT_MS,
+        .cafile = s->o->ca_file,
+        .certfile = s->o->client_cert,
+        .keyfile = s->o->client_key,
+        .no_proxy = true,
+        .client_name = CLIENT_NAME,
+    };
+    return mb_mcp_client_create(&opts, err);
 }
 
-/* Sends a JSON-RPC request and returns its result (caller decrefs), or NULL after failing the
- * step with what went wrong. */
-static json_t *rpc(struct smoke *s, struct step *st, int id, const char *method, json_t *params)
+/* Fails the step with what the MCP client reported and what to do about it. */
+static void fail_mcp(struct smoke *s, struct step *st, const struct mb_mcp_error *err)
 {
-    json_t *msg = json_pack("{s:s,s:i,s:s,s:o}", "jsonrpc", "2.0", "id", id, "method", method,
-                            "params", params ? params : json_object());
-    char *body = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
-    json_decref(msg);
-    json_t *result = NULL, *answer = NULL;
-    struct response r;
-    if (!body) {
-        step_fail(s, st, NULL, "out of memory");
-        return NULL;
-    }
-    if (request(s, s->endpoint, body, true, &r) != CURLE_OK) {
-        step_fail(s, st, "see the server log", "%s: %s", method, r.error);
-        goto done;
-    }
-    if (r.status == 401 || r.status == 403) {
+    if (err->kind == MB_MCP_FAIL_HTTP && (err->http_status == 401 || err->http_status == 403))
         step_fail(s, st,
                   "the minted token was refused: check security.authentication.service_account "
-                  "(public_key, "
-                  "issuer, audience) and security.authorization.tools in config.yaml, then mint a "
-                  "new token "
-                  "with mcpbridge sa-token mint",
-                  "%s: HTTP %ld: %.200s", method, r.status, r.body.data ? r.body.data : "");
-        goto done;
-    }
-    answer = rpc_answer(&r, id);
-    if (!answer) {
-        step_fail(s, st, "see the server log", "%s: HTTP %ld without a JSON-RPC answer: %.200s",
-                  method, r.status, r.body.data ? r.body.data : "");
-        goto done;
-    }
-    json_t *error = json_object_get(answer, "error");
-    if (error) {
-        step_fail(s, st, "see the server log", "%s: JSON-RPC error %lld: %.200s", method,
-                  (long long)json_integer_value(json_object_get(error, "code")),
-                  json_string_value(json_object_get(error, "message")) ?: "");
-        goto done;
-    }
-    result = json_incref(json_object_get(answer, "result"));
-    if (!json_is_object(result)) {
-        json_decref(result);
-        result = NULL;
-        step_fail(s, st, "see the server log", "%s: the answer has no result object", method);
-        goto done;
-    }
-    if (r.session[0] && !s->session[0])
-        snprintf(s->session, sizeof s->session, "%s", r.session);
-done:
-    json_decref(answer);
-    free(body);
-    mb_buf_dispose(&r.body);
-    return result;
+                  "(public_key, issuer, audience) and security.authorization.tools in "
+                  "config.yaml, then mint a new token with mcpbridge sa-token mint",
+                  "%.450s", err->message);
+    else if (err->kind == MB_MCP_FAIL_RPC)
+        step_fail(s, st, "see the server log", "%.400s (JSON-RPC error %ld)", err->message,
+                  err->rpc_code);
+    else
+        step_fail(s, st, "see the server log", "%.450s", err->message);
 }
 
 /* ---- the steps ---- */
@@ -469,7 +339,6 @@ static void wait_ready(struct smoke *s)
     char url[256], why[128];
     snprintf(url, sizeof url, "%s/readyz", s->base);
     double deadline = now_seconds() + READY_TIMEOUT_MS / 1000.0;
-    struct response r = {0};
     for (;;) {
         if (server_exited(s, why, sizeof why)) {
             char tail[2048];
@@ -481,11 +350,9 @@ static void wait_ready(struct smoke *s)
                       tail);
             break;
         }
-        CURLcode rc = request(s, url, NULL, false, &r);
-        long status = r.status;
+        long status;
         char error[CURL_ERROR_SIZE];
-        snprintf(error, sizeof error, "%s", r.error);
-        mb_buf_dispose(&r.body);
+        CURLcode rc = probe(s, url, &status, error);
         if (rc == CURLE_OK && status == 200) {
             snprintf(st->detail, sizeof st->detail, "HTTP 200");
             break;
@@ -519,21 +386,23 @@ static void check_refusal(struct smoke *s)
     struct step *st = step_begin(s, "a call without the token is refused");
     if (s->failed)
         goto done;
-    struct response r;
-    const char *init = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{"
-                       "\"protocolVersion\":\"" PROTOCOL_VERSION
-                       "\",\"capabilities\":{},\"clientInfo\":{\"name\":\"mcpbridge-init-smoke\","
-                       "\"version\":\"" MB_VERSION "\"}}}";
-    if (request(s, s->endpoint, init, false, &r) != CURLE_OK)
-        step_fail(s, st, "see the server log", "%s", r.error);
-    else if (r.status != 401)
+    struct mb_mcp_error err;
+    struct mb_mcp_client *anonymous = open_client(s, NULL, 0, &err);
+    if (anonymous && mb_mcp_client_initialize(anonymous, &err) == 0)
         step_fail(
             s, st,
             "set security.authentication.enabled: true with the service account in config.yaml",
-            "expected HTTP 401, got %ld: authentication is not enforced", r.status);
-    else
+            "expected HTTP 401, got 200: authentication is not enforced");
+    else if (err.kind == MB_MCP_FAIL_HTTP && err.http_status == 401)
         snprintf(st->detail, sizeof st->detail, "HTTP 401");
-    mb_buf_dispose(&r.body);
+    else if (err.kind == MB_MCP_FAIL_HTTP)
+        step_fail(
+            s, st,
+            "set security.authentication.enabled: true with the service account in config.yaml",
+            "expected HTTP 401, got %ld: authentication is not enforced", err.http_status);
+    else
+        step_fail(s, st, "see the server log", "%.450s", err.message);
+    mb_mcp_client_destroy(anonymous);
 done:
     step_end(st);
 }
@@ -543,24 +412,25 @@ static void initialize(struct smoke *s)
     struct step *st = step_begin(s, "initialize");
     if (s->failed)
         goto done;
-    json_t *params =
-        json_pack("{s:s,s:{},s:{s:s,s:s}}", "protocolVersion", PROTOCOL_VERSION, "capabilities",
-                  "clientInfo", "name", "mcpbridge-init-smoke", "version", MB_VERSION);
-    json_t *result = rpc(s, st, 1, "initialize", params);
-    if (!result)
+    struct mb_mcp_error err;
+    size_t len = strlen("Authorization: Bearer ") + strlen(s->o->token) + 1;
+    s->auth_header = malloc(len);
+    if (!s->auth_header) {
+        step_fail(s, st, NULL, "out of memory");
         goto done;
-    const char *version = json_string_value(json_object_get(result, "protocolVersion"));
-    const char *name =
-        json_string_value(json_object_get(json_object_get(result, "serverInfo"), "name"));
-    snprintf(s->protocol, sizeof s->protocol, "%s", version ? version : PROTOCOL_VERSION);
-    snprintf(st->detail, sizeof st->detail, "protocol %s, server \"%s\"%s", s->protocol,
-             name ? name : "?", s->session[0] ? ", session opened" : "");
-    json_decref(result);
-    /* The notification gets 202 and no body; a failure here shows up in the next step. */
-    struct response r;
-    request(s, s->endpoint, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}", true,
-            &r);
-    mb_buf_dispose(&r.body);
+    }
+    snprintf(s->auth_header, len, "Authorization: Bearer %s", s->o->token);
+    s->headers[0] = s->auth_header;
+    s->client = open_client(s, s->headers, 1, &err);
+    if (!s->client || mb_mcp_client_initialize(s->client, &err) != 0) {
+        fail_mcp(s, st, &err);
+        goto done;
+    }
+    const char *name = json_string_value(
+        json_object_get(json_object_get(mb_mcp_client_server(s->client), "serverInfo"), "name"));
+    snprintf(st->detail, sizeof st->detail, "protocol %s, server \"%s\"%s",
+             mb_mcp_client_protocol(s->client), name ? name : "?",
+             mb_mcp_client_has_session(s->client) ? ", session opened" : "");
 done:
     step_end(st);
 }
@@ -586,19 +456,10 @@ static void list_tools(struct smoke *s)
     struct step *st = step_begin(s, "tools/list");
     if (s->failed)
         goto done;
-    s->tools = json_array();
-    char cursor[1024] = "";
-    for (int page = 0; page < 100; page++) {
-        json_t *params = cursor[0] ? json_pack("{s:s}", "cursor", cursor) : json_object();
-        json_t *result = rpc(s, st, 2 + page, "tools/list", params);
-        if (!result)
-            goto done;
-        json_array_extend(s->tools, json_object_get(result, "tools"));
-        const char *next = json_string_value(json_object_get(result, "nextCursor"));
-        snprintf(cursor, sizeof cursor, "%s", next ? next : "");
-        json_decref(result);
-        if (!cursor[0])
-            break;
+    struct mb_mcp_error err;
+    if (mb_mcp_client_list_tools(s->client, &s->tools, &err) != 0) {
+        fail_mcp(s, st, &err);
+        goto done;
     }
     size_t i;
     json_t *tool;
@@ -655,10 +516,12 @@ static void call_tool(struct smoke *s)
         explain_no_tool(s->tools, st->detail, sizeof st->detail);
         goto done;
     }
-    json_t *result =
-        rpc(s, st, 200, "tools/call", json_pack("{s:s,s:{}}", "name", name, "arguments"));
-    if (!result)
+    struct mb_mcp_error err;
+    json_t *result = NULL;
+    if (mb_mcp_client_call_tool(s->client, name, NULL, false, &result, &err) != 0) {
+        fail_mcp(s, st, &err);
         goto done;
+    }
     if (json_is_true(json_object_get(result, "isError"))) {
         json_t *first = json_array_get(json_object_get(result, "content"), 0);
         step_fail(
@@ -708,9 +571,14 @@ int mb_smoke_run(const struct mb_smoke_options *o, FILE *out)
     initialize(&s);
     list_tools(&s);
     call_tool(&s);
+    mb_mcp_client_destroy(s.client); /* ends the session while the server still runs */
     stop_server(&s);
     curl_global_cleanup();
     print_report(&s, now_seconds() - started, out);
     json_decref(s.tools);
+    if (s.auth_header) {
+        explicit_bzero(s.auth_header, strlen(s.auth_header));
+        free(s.auth_header);
+    }
     return s.failed ? -1 : 0;
 }

@@ -279,6 +279,19 @@ static void header_named_in(const char *message, char *out, size_t cap)
     }
 }
 
+/* The options every transfer to the server shares: CA file, client certificate, proxy. */
+static void apply_transport_options(const struct mb_mcp_client *c, CURL *curl)
+{
+    if (c->opts.cafile)
+        curl_easy_setopt(curl, CURLOPT_CAINFO, c->opts.cafile);
+    if (c->opts.certfile)
+        curl_easy_setopt(curl, CURLOPT_SSLCERT, c->opts.certfile);
+    if (c->opts.keyfile)
+        curl_easy_setopt(curl, CURLOPT_SSLKEY, c->opts.keyfile);
+    if (c->opts.no_proxy)
+        curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
+}
+
 /* GETs the RFC 9728 metadata and keeps its first authorization server. Failures are silent:
  * it only adds a hint to an error already being reported. */
 static void fetch_metadata(struct mb_mcp_client *c, struct mb_mcp_error *err)
@@ -296,8 +309,7 @@ static void fetch_metadata(struct mb_mcp_client *c, struct mb_mcp_error *err)
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, METADATA_TIMEOUT_MS);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    if (c->opts.cafile)
-        curl_easy_setopt(curl, CURLOPT_CAINFO, c->opts.cafile);
+    apply_transport_options(c, curl);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &x);
     long status = 0;
@@ -450,12 +462,7 @@ static int exchange(struct mb_mcp_client *c, const char *http_method, const char
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
-    if (c->opts.cafile)
-        curl_easy_setopt(curl, CURLOPT_CAINFO, c->opts.cafile);
-    if (c->opts.certfile)
-        curl_easy_setopt(curl, CURLOPT_SSLCERT, c->opts.certfile);
-    if (c->opts.keyfile)
-        curl_easy_setopt(curl, CURLOPT_SSLKEY, c->opts.keyfile);
+    apply_transport_options(c, curl);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, &x);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
@@ -657,6 +664,11 @@ const char *mb_mcp_client_protocol(const struct mb_mcp_client *c)
 const json_t *mb_mcp_client_server(const struct mb_mcp_client *c)
 {
     return c ? c->server : NULL;
+}
+
+bool mb_mcp_client_has_session(const struct mb_mcp_client *c)
+{
+    return c && c->session_id;
 }
 
 int mb_mcp_client_list_tools(struct mb_mcp_client *c, json_t **tools, struct mb_mcp_error *err)

@@ -63,6 +63,8 @@ struct mb_mcp_client_options {
                                      * development certificate); NULL = the system store */
     const char *certfile, *keyfile; /* PEM client certificate and its (unencrypted) key, for a
                                      * server that asks for one (mTLS); NULL = none */
+    bool no_proxy;                  /* connect directly even when http_proxy/https_proxy are
+                                     * set (a server on loopback); false = curl's proxy rules */
     const char *client_name;        /* clientInfo.name; NULL = "mcpbridge-client" */
     const char *protocol_version;   /* asked for in initialize; NULL = MB_MCP_CLIENT_PROTOCOL */
     mb_mcp_notification_cb on_notification; /* NULL = notifications are dropped */
@@ -86,6 +88,10 @@ int mb_mcp_client_initialize(struct mb_mcp_client *c, struct mb_mcp_error *err);
  * result (serverInfo, capabilities, instructions), borrowed from the client. NULL before. */
 const char *mb_mcp_client_protocol(const struct mb_mcp_client *c);
 const json_t *mb_mcp_client_server(const struct mb_mcp_client *c);
+
+/* True when the server issued a session id (Mcp-Session-Id) in initialize; the id itself stays
+ * inside the client. */
+bool mb_mcp_client_has_session(const struct mb_mcp_client *c);
 
 /* Sends one request and waits for its response. params may be NULL (sent as {}); it is
  * borrowed. On success returns 0 and *result, the "result" member (a new reference the caller

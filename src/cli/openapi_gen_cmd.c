@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "cli/cli_args.h"
 #include "cli/commands.h"
 #include "cli/openapi_gen_jsdo.h"
 #include "cli/openapi_gen_yaml.h"
@@ -25,9 +26,8 @@
 #include "common/doc.h"
 #include "openapi/catalog.h"
 
-#define EXIT_OK    0
-#define EXIT_FAIL  1
-#define EXIT_USAGE 2
+#define EXIT_OK   0
+#define EXIT_FAIL 1
 
 #define MAX_CATALOG_BYTES (32u * 1024u * 1024u)
 #define MAX_OUTPUT_BYTES  (256u * 1024u * 1024u)
@@ -58,13 +58,7 @@ struct options {
     const char *title;
 };
 
-static int usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "mcpbridge openapi-gen: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, " (see 'mcpbridge openapi-gen --help')\n");
-    return EXIT_USAGE;
-}
+static const struct mb_cli_command command = {"openapi-gen", NULL};
 
 /* Returns -1 to go on, or the exit code to return now. */
 static int parse_options(int argc, char **argv, struct options *o)
@@ -94,23 +88,24 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'h':
             usage(stdout);
             return EXIT_OK;
-        case ':':
-            return usage_error("%s needs a value", argv[optind - 1]);
         default:
-            return usage_error("unknown option '%s'", argv[optind - 1]);
+            return mb_cli_option_error(&command, c, argv);
         }
     }
     if (optind >= argc)
-        return usage_error("%s", "give the catalog file: mcpbridge openapi-gen CATALOG.json");
+        return mb_cli_usage_error(&command,
+                                  "give the catalog file: mcpbridge openapi-gen CATALOG.json");
     o->catalog = argv[optind++];
     if (optind < argc)
-        return usage_error("unexpected argument '%s' (one catalog per run)", argv[optind]);
+        return mb_cli_usage_error(&command, "unexpected argument '%s' (one catalog per run)",
+                                  argv[optind]);
     if (o->base_url && strncmp(o->base_url, "http://", 7) != 0 &&
         strncmp(o->base_url, "https://", 8) != 0)
-        return usage_error("--base-url '%s': expected http://HOST[:PORT][/PATH] or https://...",
-                           o->base_url);
+        return mb_cli_usage_error(
+            &command, "--base-url '%s': expected http://HOST[:PORT][/PATH] or https://...",
+            o->base_url);
     if (o->title && !*o->title)
-        return usage_error("%s", "--title must not be empty");
+        return mb_cli_usage_error(&command, "--title must not be empty");
     return -1;
 }
 

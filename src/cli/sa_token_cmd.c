@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli/cli_args.h"
 #include "cli/commands.h"
 #include "cli/pki.h"
 #include "cli/profile.h"
@@ -66,14 +67,7 @@ static void usage(FILE *out)
         "exit status: 0 ok, 1 failure, 2 usage\n");
 }
 
-static int usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "mcpbridge sa-token: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n");
-    usage(stderr);
-    return 2;
-}
+static const struct mb_cli_command command = {"sa-token", usage};
 
 /* Returns -1 to go on, or the exit code to return now. */
 static int parse_options(int argc, char **argv, struct options *o)
@@ -95,13 +89,14 @@ static int parse_options(int argc, char **argv, struct options *o)
         return 0;
     }
     if (argc < 2 || argv[1][0] == '-')
-        return usage_error("expected an action first: mint, list, rotate or remint-all%s", "");
+        return mb_cli_usage_error(&command,
+                                  "expected an action first: mint, list, rotate or remint-all");
     size_t k = 0;
     while (k < sizeof actions / sizeof actions[0] && strcmp(argv[1], actions[k].word) != 0)
         k++;
     if (k == sizeof actions / sizeof actions[0])
-        return usage_error("unknown action '%s' (expected mint, list, rotate or remint-all)",
-                           argv[1]);
+        return mb_cli_usage_error(
+            &command, "unknown action '%s' (expected mint, list, rotate or remint-all)", argv[1]);
     o->action = actions[k].action;
     optind = 2;
     opterr = 0;
@@ -129,31 +124,33 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'h':
             usage(stdout);
             return 0;
-        case ':':
-            return usage_error("%s needs a value", argv[optind - 1]);
         default:
-            return usage_error("unknown option '%s'", argv[optind - 1]);
+            return mb_cli_option_error(&command, c, argv);
         }
     }
     if (optind < argc)
-        return usage_error("unexpected argument '%s'", argv[optind]);
+        return mb_cli_unexpected_argument(&command, argv[optind]);
     if (!o->profile)
-        return usage_error("--profile DIR is required (a directory made by mcpbridge init)%s", "");
+        return mb_cli_usage_error(&command,
+                                  "--profile DIR is required (a directory made by mcpbridge init)");
     if (o->action != MINT && (o->name || o->scopes || o->lifetime || o->issuer || o->audience))
-        return usage_error(
+        return mb_cli_usage_error(
+            &command,
             "--name, --scopes, --lifetime, --issuer and --audience belong to mint, not %s",
             argv[1]);
     if (o->name && !mb_profile_account_name_ok(o->name))
-        return usage_error("--name '%s': expected 1 to 64 letters, digits, '.', '_' or '-' (not "
-                           "starting with '.')",
-                           o->name);
+        return mb_cli_usage_error(
+            &command,
+            "--name '%s': expected 1 to 64 letters, digits, '.', '_' or '-' (not "
+            "starting with '.')",
+            o->name);
     char err[512];
     o->lifetime_seconds = MB_PROFILE_DEFAULT_LIFETIME;
     if (o->lifetime &&
         mb_profile_parse_lifetime(o->lifetime, &o->lifetime_seconds, err, sizeof err) != 0)
-        return usage_error("--%s", err);
+        return mb_cli_usage_error(&command, "--%s", err);
     if (o->scopes && !(o->scope_list = mb_profile_parse_scopes(o->scopes, err, sizeof err)))
-        return usage_error("--%s", err);
+        return mb_cli_usage_error(&command, "--%s", err);
     return -1;
 }
 

@@ -3,6 +3,7 @@
  * heap context tied to the exchange. The status page's bytes are rendered once per listener
  * and kept. */
 #include "mcp/admin_http.h"
+#include "mcp/http_auth.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -47,14 +48,6 @@ struct mb_admin_http {
 };
 
 /* A metrics request waiting for the gateway. */
-struct admin_wait {
-    struct mb_admin_http *a;
-    struct mb_http_exchange *ex;
-    const struct mb_http_request *req;
-    struct mb_auth_pending *pending;
-    struct mb_principal principal;
-    struct mb_auth_denial denial;
-};
 
 /* ---- the Host / Origin guard ---- */
 
@@ -337,62 +330,20 @@ static void decide(struct mb_admin_http *a, struct mb_http_exchange *ex, const s
     deny(ex, req, 403, "insufficient_scope", "insufficient_scope", text, www, p);
 }
 
-static void on_wait_abort(struct mb_http_exchange *ex, void *data)
+static void on_decided(void *data, struct mb_http_exchange *ex, const struct mb_http_request *req,
+                       enum mb_auth_outcome outcome, const struct mb_principal *p, const struct mb_auth_denial *d)
 {
-    struct admin_wait *w = mb_http_exchange_get_data(ex);
-    (void)data;
-    if (!w)
-        return;
-    mb_auth_cancel(w->pending);
-    free(w);
+    decide(data, ex, req, outcome, p, d);
 }
 
-static void on_wait_done(void *data, enum mb_auth_outcome outcome)
-{
-    struct admin_wait *w = data;
-    mb_http_exchange_on_abort(w->ex, NULL);
-    mb_http_exchange_set_data(w->ex, NULL);
-    decide(w->a, w->ex, w->req, outcome, &w->principal, &w->denial);
-    free(w);
-}
-
-/* Through the security gateway, like mb_http_auth_run: the configured credential headers. */
+/* Through the security gateway, with the MCP endpoint's credential headers (http_auth.h). */
 static void authenticate(struct mb_admin_http *a, struct mb_http_exchange *ex, const struct mb_http_request *req)
 {
-    const struct mb_security_config *sec = &a->rt->config->security;
     if (!a->gw) {
         deny(ex, req, 503, "temporarily_unavailable", "no_gateway", "authentication is not available", NULL, NULL);
         return;
     }
-    if ((sec->sa.enabled && header_lines(req, sec->sa.header) > 1) ||
-        (sec->user.enabled && header_lines(req, sec->user.header) > 1)) {
-        deny(ex, req, 401, "invalid_request", "repeated_credentials", "a credential header appears more than once",
-             REALM ", error=\"invalid_request\"", NULL);
-        return;
-    }
-    struct admin_wait *w = calloc(1, sizeof *w);
-    if (!w) {
-        deny(ex, req, 503, "temporarily_unavailable", "internal", "out of memory", NULL, NULL);
-        return;
-    }
-    w->a = a;
-    w->ex = ex;
-    w->req = req;
-    struct mb_auth_input in = {0};
-    if (sec->sa.enabled)
-        in.service_account = mb_http_header_get(req, sec->sa.header, &in.service_account_len);
-    if (sec->user.enabled)
-        in.user = mb_http_header_get(req, sec->user.header, &in.user_len);
-    in.tls_identity = mb_http_request_client_identity(req);
-    enum mb_auth_outcome o = mb_gateway_authenticate(a->gw, &in, &w->principal, &w->denial, on_wait_done, w,
-                                                     &w->pending);
-    if (o == MB_AUTH_PENDING) {
-        mb_http_exchange_set_data(ex, w);
-        mb_http_exchange_on_abort(ex, on_wait_abort);
-        return;
-    }
-    decide(a, ex, req, o, &w->principal, &w->denial);
-    free(w);
+    mb_http_auth_decide(a->gw, a->rt->config, ex, req, on_decided, a);
 }
 
 /* With no credential method configured, only loopback peers (and only when allow_loopback)

@@ -19,7 +19,8 @@ struct auth_wait {
     struct mb_http_exchange *ex;
     const struct mb_http_request *req;
     const struct mb_config *cfg;
-    mb_http_auth_next_cb next;
+    mb_http_auth_decided_cb decided; /* mb_http_auth_decide's caller, or NULL: */
+    mb_http_auth_next_cb next;       /* mb_http_auth_run's (the refusal is answered here) */
     void *data;
     struct mb_auth_pending *pending;
     struct mb_principal principal;
@@ -179,6 +180,17 @@ static void on_wait_abort(struct mb_http_exchange *ex, void *data)
     free(w);
 }
 
+/* Hands the verdict to whoever asked. */
+static void finish(struct auth_wait *w, enum mb_auth_outcome outcome)
+{
+    if (w->decided)
+        w->decided(w->data, w->ex, w->req, outcome, &w->principal, &w->denial);
+    else if (outcome == MB_AUTH_ALLOW)
+        w->next(w->data, w->ex, w->req, &w->principal);
+    else
+        mb_http_auth_respond_denial(w->ex, w->req, w->cfg, &w->denial);
+}
+
 static void on_auth_done(void *data, enum mb_auth_outcome outcome)
 {
     struct auth_wait *w = data;
@@ -188,11 +200,52 @@ static void on_auth_done(void *data, enum mb_auth_outcome outcome)
     mb_call_stats_record_phase(auth_stats, MB_PHASE_AUTH, us);
     mb_http_exchange_on_abort(w->ex, NULL);
     mb_http_exchange_set_data(w->ex, NULL);
-    if (outcome == MB_AUTH_ALLOW)
-        w->next(w->data, w->ex, w->req, &w->principal);
-    else
-        mb_http_auth_respond_denial(w->ex, w->req, w->cfg, &w->denial);
+    finish(w, outcome);
     free(w);
+}
+
+/* Asks the gateway; the verdict goes to decided, or (decided NULL) to next / the refusal. */
+static void begin(struct mb_gateway *gw, const struct mb_config *cfg, struct mb_http_exchange *ex,
+                  const struct mb_http_request *req, mb_http_auth_decided_cb decided, mb_http_auth_next_cb next,
+                  void *data)
+{
+    struct auth_wait early = { .ex = ex, .req = req, .cfg = cfg, .decided = decided, .next = next, .data = data };
+    const char *repeated = repeated_credential(cfg, req);
+    if (repeated) {
+        early.denial = (struct mb_auth_denial){ .status = 401, .error = "invalid_request" };
+        snprintf(early.denial.description, sizeof early.denial.description,
+                 "the %.100s header appears more than once", repeated);
+        snprintf(early.denial.reason, sizeof early.denial.reason, "repeated_credentials");
+        finish(&early, MB_AUTH_DENY);
+        return;
+    }
+    struct auth_wait *w = malloc(sizeof *w);
+    if (!w) {
+        early.denial = (struct mb_auth_denial){ .status = 503 };
+        snprintf(early.denial.description, sizeof early.denial.description, "out of memory");
+        snprintf(early.denial.reason, sizeof early.denial.reason, "internal");
+        finish(&early, MB_AUTH_DENY);
+        return;
+    }
+    *w = early;
+    w->started_ns = uv_hrtime();
+    struct mb_auth_input in;
+    fill_input(cfg, req, &in);
+    enum mb_auth_outcome o = mb_gateway_authenticate(gw, &in, &w->principal, &w->denial, on_auth_done, w, &w->pending);
+    if (o == MB_AUTH_PENDING) {
+        mb_http_exchange_set_data(ex, w);
+        mb_http_exchange_on_abort(ex, on_wait_abort);
+        return;
+    }
+    mb_call_stats_record_phase(auth_stats, MB_PHASE_AUTH, (uv_hrtime() - w->started_ns) / 1000);
+    finish(w, o);
+    free(w);
+}
+
+void mb_http_auth_decide(struct mb_gateway *gw, const struct mb_config *cfg, struct mb_http_exchange *ex,
+                         const struct mb_http_request *req, mb_http_auth_decided_cb decided, void *data)
+{
+    begin(gw, cfg, ex, req, decided, NULL, data);
 }
 
 void mb_http_auth_run(struct mb_gateway *gw, const struct mb_config *cfg, struct mb_http_exchange *ex,
@@ -216,40 +269,5 @@ void mb_http_auth_run(struct mb_gateway *gw, const struct mb_config *cfg, struct
         free(p);
         return;
     }
-    const char *repeated = repeated_credential(cfg, req);
-    if (repeated) {
-        struct mb_auth_denial d = { .status = 401, .error = "invalid_request" };
-        snprintf(d.description, sizeof d.description, "the %.100s header appears more than once", repeated);
-        snprintf(d.reason, sizeof d.reason, "repeated_credentials");
-        mb_http_auth_respond_denial(ex, req, cfg, &d);
-        return;
-    }
-    struct auth_wait *w = malloc(sizeof *w);
-    if (!w) {
-        struct mb_auth_denial d = { .status = 503 };
-        snprintf(d.description, sizeof d.description, "out of memory");
-        snprintf(d.reason, sizeof d.reason, "internal");
-        mb_http_auth_respond_denial(ex, req, cfg, &d);
-        return;
-    }
-    w->ex = ex;
-    w->started_ns = uv_hrtime();
-    w->req = req;
-    w->cfg = cfg;
-    w->next = next;
-    w->data = data;
-    struct mb_auth_input in;
-    fill_input(cfg, req, &in);
-    enum mb_auth_outcome o = mb_gateway_authenticate(gw, &in, &w->principal, &w->denial, on_auth_done, w, &w->pending);
-    if (o == MB_AUTH_PENDING) {
-        mb_http_exchange_set_data(ex, w);
-        mb_http_exchange_on_abort(ex, on_wait_abort);
-        return;
-    }
-    mb_call_stats_record_phase(auth_stats, MB_PHASE_AUTH, (uv_hrtime() - w->started_ns) / 1000);
-    if (o == MB_AUTH_ALLOW)
-        next(data, ex, req, &w->principal);
-    else
-        mb_http_auth_respond_denial(ex, req, cfg, &w->denial);
-    free(w);
+    begin(gw, cfg, ex, req, NULL, next, data);
 }
