@@ -165,10 +165,12 @@ test('the certificate identity is the client id: one rate-limit bucket across se
 
 test('/metrics counts the TLS handshakes of every worker', async () => {
   let text = '';
+  // Workers republish their figures every second: wait until both counters have arrived.
   for (let i = 0; i < 30; i++) {
     text = (await tls('GET', '/metrics')).text;
     const m = text.match(/^mcpbridge_tls_handshakes_total (\d+)$/m);
-    if (m && Number(m[1]) >= 8) break;
+    const f = text.match(/^mcpbridge_tls_handshake_failures_total (\d+)$/m);
+    if (m && Number(m[1]) >= 8 && f && Number(f[1]) >= 3) break;
     await sleep(100);
   }
   assert.match(text, /^mcpbridge_workers 2$/m);
