@@ -215,6 +215,12 @@ test('separate admin listener: the admin routes only there (404 on the MCP port)
   const b = await bridge({ observability: { metrics: { port: adminPort } } }, { workers: 2 });
   const admin = `http://127.0.0.1:${adminPort}`;
   assert.match(b.log(), new RegExp(`admin routes \\(metrics, status page\\) on http://127\\.0\\.0\\.1:${adminPort}`));
+  // The MCP port answers as soon as one worker is ready; wait until both have started
+  // (each publishes its figures before it reports ready).
+  for (const end = Date.now() + 10000; Date.now() < end;) {
+    if (/^mcpbridge_workers 2$/m.test((await get(`${admin}/metrics`)).text)) break;
+    await sleep(100);
+  }
   for (let i = 0; i < 4; i++) {
     const m = await get(`${admin}/metrics`);
     assert.equal(m.status, 200, m.text);
