@@ -2,7 +2,11 @@
 #include "common/redis_url.h"
 #include "common/percent.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <openssl/crypto.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <strings.h>
 
@@ -97,4 +101,30 @@ int mb_redis_url_parse(const char *url, struct mb_redis_url *out)
     if (rc != 0)
         mb_redis_url_wipe(out);
     return rc;
+}
+
+bool mb_redis_host_is_literal(const char *host)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+}
+
+bool mb_redis_pick_address(const struct addrinfo *res, char *out, size_t cap)
+{
+    const struct addrinfo *pick = NULL;
+    for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        if (ai->ai_family == AF_INET) {
+            pick = ai;
+            break;
+        }
+        if (ai->ai_family == AF_INET6 && !pick)
+            pick = ai;
+    }
+    if (cap)
+        out[0] = '\0';
+    if (!pick)
+        return false;
+    const void *addr = pick->ai_family == AF_INET ? (const void *)&((const struct sockaddr_in *)pick->ai_addr)->sin_addr
+                                                  : (const void *)&((const struct sockaddr_in6 *)pick->ai_addr)->sin6_addr;
+    return inet_ntop(pick->ai_family, addr, out, (socklen_t)cap) != NULL;
 }

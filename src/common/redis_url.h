@@ -4,7 +4,10 @@
 #ifndef MB_REDIS_URL_H
 #define MB_REDIS_URL_H
 
+#include <stdbool.h>
 #include <stddef.h>
+
+struct addrinfo;
 
 #define MB_REDIS_URL_HOST_MAX 256
 #define MB_REDIS_URL_USER_MAX 256
@@ -25,5 +28,14 @@ struct mb_redis_url {
 int mb_redis_url_parse(const char *url, struct mb_redis_url *out);
 /* Overwrites the password (and the rest) so it does not linger in memory. */
 void mb_redis_url_wipe(struct mb_redis_url *u);
+
+/* True when host is an IPv4 or IPv6 literal (connect without a lookup). */
+bool mb_redis_host_is_literal(const char *host);
+
+/* The address to connect to among getaddrinfo results (res may be NULL): the first IPv4 one,
+ * else the first IPv6 one (Redis is often bound to 127.0.0.1 or a private IPv4 address while
+ * "localhost" resolves to ::1 first), written as text into out (cap bytes, 46 is enough).
+ * Returns false when there is none. */
+bool mb_redis_pick_address(const struct addrinfo *res, char *out, size_t cap);
 
 #endif

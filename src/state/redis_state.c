@@ -553,23 +553,11 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
             uv_freeaddrinfo(res); /* an abandoned attempt */
         return;
     }
-    char ip[INET6_ADDRSTRLEN] = "";
-    const struct addrinfo *pick = NULL;
-    for (const struct addrinfo *ai = status == 0 ? res : NULL; ai; ai = ai->ai_next) {
-        if (ai->ai_family == AF_INET) {
-            pick = ai;
-            break;
-        }
-        if (ai->ai_family == AF_INET6 && !pick)
-            pick = ai;
-    }
-    if (pick && pick->ai_family == AF_INET)
-        uv_ip4_name((const struct sockaddr_in *)pick->ai_addr, ip, sizeof ip);
-    else if (pick)
-        uv_ip6_name((const struct sockaddr_in6 *)pick->ai_addr, ip, sizeof ip);
+    char ip[64];
+    bool found = status == 0 && mb_redis_pick_address(res, ip, sizeof ip);
     if (res)
         uv_freeaddrinfo(res);
-    if (!ip[0]) {
+    if (!found) {
         char why[160];
         snprintf(why, sizeof why, "cannot resolve host: %s", status ? uv_strerror(status) : "no address");
         link_lost(st, why);
@@ -582,8 +570,7 @@ static void start_connect(struct mb_redis_state *st)
 {
     if (st->destroying || st->state != LINK_DOWN)
         return;
-    unsigned char buf[sizeof(struct in6_addr)];
-    if (inet_pton(AF_INET, st->host, buf) == 1 || inet_pton(AF_INET6, st->host, buf) == 1) {
+    if (mb_redis_host_is_literal(st->host)) {
         connect_to(st, st->host);
         return;
     }

@@ -5,6 +5,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 
@@ -92,12 +96,35 @@ static void test_percent(void **state)
     assert_int_equal(mb_percent_decode("1234567", 7, out, sizeof out), 0);
 }
 
+static void test_address_choice(void **state)
+{
+    (void)state;
+    assert_true(mb_redis_host_is_literal("127.0.0.1"));
+    assert_true(mb_redis_host_is_literal("::1"));
+    assert_false(mb_redis_host_is_literal("localhost"));
+    struct sockaddr_in6 v6 = { .sin6_family = AF_INET6 };
+    inet_pton(AF_INET6, "::1", &v6.sin6_addr);
+    struct sockaddr_in v4 = { .sin_family = AF_INET };
+    inet_pton(AF_INET, "10.1.2.3", &v4.sin_addr);
+    struct addrinfo second = { .ai_family = AF_INET, .ai_addr = (struct sockaddr *)&v4 };
+    struct addrinfo first = { .ai_family = AF_INET6, .ai_addr = (struct sockaddr *)&v6, .ai_next = &second };
+    char ip[64];
+    assert_true(mb_redis_pick_address(&first, ip, sizeof ip));
+    assert_string_equal(ip, "10.1.2.3"); /* IPv4 preferred even when listed second */
+    first.ai_next = NULL;
+    assert_true(mb_redis_pick_address(&first, ip, sizeof ip));
+    assert_string_equal(ip, "::1");
+    assert_false(mb_redis_pick_address(NULL, ip, sizeof ip));
+    assert_string_equal(ip, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accepted_forms),
         cmocka_unit_test(test_refused_forms),
         cmocka_unit_test(test_percent),
+        cmocka_unit_test(test_address_choice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
